@@ -1,0 +1,366 @@
+"""The canonical transaction log: validation at load, and purchase periods.
+
+A transaction log has one row per order (or order line) with the canonical
+columns ``customer_id`` (string), ``timestamp`` (naive datetime in the business
+time zone) and ``amount`` (float), plus any extra columns. Validation happens
+once, in :func:`prepare_transactions`; every error names the column, the number
+of bad rows and the first examples, with their line in the file when the log
+came from one. Nothing is dropped without a warning that counts it.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import warnings
+from collections.abc import Mapping
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from clvframe.errors import ConfigError
+from clvframe.errors import DataValidationError
+from clvframe.errors import DataWarning
+
+CANONICAL_COLUMNS = ("customer_id", "timestamp", "amount")
+RETURN_POLICIES = ("net", "drop", "fail")
+INVALID_POLICIES = ("error", "drop")
+GRAINS = ("day", "exact")
+_MAX_EXAMPLES = 3
+_THOUSANDS = re.compile(r"^[+-]?\d{1,3}(,\d{3})+(\.\d+)?$")
+_NS_PER_DAY = 86_400 * 10**9
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where rows came from, so that errors can point at lines of a file.
+
+    Attributes:
+        name: A file path or a short description of the data.
+        first_line: File line of the frame's first row (2 for a CSV file with
+            one header line), or ``None`` when rows have no lines.
+    """
+
+    name: str = "transactions"
+    first_line: int | None = None
+
+    def where(self, positions: np.ndarray, values: Sequence[object]) -> str:
+        """Describe the first bad rows: values, with lines when known."""
+        parts = []
+        for pos, value in zip(positions[:_MAX_EXAMPLES], values[:_MAX_EXAMPLES]):
+            if self.first_line is None:
+                parts.append(f"{value!r} (row {int(pos)})")
+            else:
+                parts.append(f"{value!r} (line {int(pos) + self.first_line})")
+        return ", ".join(parts)
+
+
+def prepare_transactions(
+    raw: pd.DataFrame,
+    *,
+    columns: Mapping[str, str] | None = None,
+    date_format: str | None = None,
+    business_timezone: str | None = None,
+    invalid_amounts: str = "error",
+    deduplicate: bool = False,
+    source: Source | None = None,
+) -> pd.DataFrame:
+    """Validate a raw log and return it with canonical columns and types.
+
+    Args:
+        raw: The log as read, ideally with every column as text (so ids keep
+            their leading zeros).
+        columns: Map from canonical name to the source column, e.g.
+            ``{"customer_id": "cust", "timestamp": "date", "amount": "value"}``.
+            Canonical names missing from the map are looked up as they are.
+        date_format: A ``strftime`` format for the timestamps. Without one,
+            only ISO 8601 text is accepted: ambiguous dates such as
+            ``03/04/2021`` are never guessed.
+        business_timezone: Time-zone-aware timestamps are converted to this
+            zone before days are taken; naive ones are taken to be in it.
+        invalid_amounts: ``"error"`` (default) or ``"drop"`` (with a warning
+            that counts the rows and shows the first values).
+        deduplicate: Drop exact duplicate rows. A warning counts them whether
+            or not they are dropped; real logs hold legitimate identical rows
+            (two identical items in one order), so this is off by default.
+        source: Where the rows came from, for error messages.
+
+    Returns:
+        A new frame: ``customer_id`` (str), ``timestamp`` (datetime64, naive),
+        ``amount`` (float64), then the extra columns, in the original order.
+
+    Raises:
+        DataValidationError: A column is missing, or values cannot be read.
+    """
+    source = source or Source()
+    if invalid_amounts not in INVALID_POLICIES:
+        raise ConfigError(
+            f"invalid_amounts must be one of {list(INVALID_POLICIES)}; "
+            f"got {invalid_amounts!r}."
+        )
+    frame = _select_columns(raw, columns or {}, source)
+    frame = frame.reset_index(drop=True)
+    positions = np.arange(len(frame))
+
+    ids = _parse_customer_ids(frame["customer_id"])
+    amounts = _parse_amounts(frame["amount"], source)
+    stamps = _parse_timestamps(frame["timestamp"], date_format, business_timezone, source)
+
+    keep = np.ones(len(frame), dtype=bool)
+    keep &= _report_missing_ids(ids, amounts, source)
+    bad_amount = amounts.isna().to_numpy() & keep
+    if bad_amount.any():
+        _handle_bad_amounts(frame["amount"], bad_amount, positions, invalid_amounts, source)
+        keep &= ~bad_amount
+
+    result = frame.assign(customer_id=ids, timestamp=stamps, amount=amounts)[keep]
+    result = _handle_duplicates(result, deduplicate, source)
+    logger.info(
+        "Loaded %d rows for %d customers from %s",
+        len(result),
+        result["customer_id"].nunique(),
+        source.name,
+    )
+    return result.reset_index(drop=True)
+
+
+def _select_columns(
+    raw: pd.DataFrame, columns: Mapping[str, str], source: Source
+) -> pd.DataFrame:
+    unknown = sorted(set(columns) - set(CANONICAL_COLUMNS))
+    if unknown:
+        raise ConfigError(
+            f"loader.columns: {unknown} are not canonical columns; map source "
+            f"columns onto {list(CANONICAL_COLUMNS)}."
+        )
+    mapping = {canonical: columns.get(canonical, canonical) for canonical in CANONICAL_COLUMNS}
+    missing = [f"{c} (from {s!r})" for c, s in mapping.items() if s not in raw.columns]
+    if missing:
+        raise DataValidationError(
+            f"{source.name}: missing column(s) {', '.join(missing)}; the data has "
+            f"{list(map(str, raw.columns))}. Map them with loader.columns."
+        )
+    renamed = raw.rename(columns={s: c for c, s in mapping.items()})
+    extras = [c for c in renamed.columns if c not in CANONICAL_COLUMNS]
+    return renamed[[*CANONICAL_COLUMNS, *extras]]
+
+
+def _parse_customer_ids(values: pd.Series) -> pd.Series:
+    if pd.api.types.is_float_dtype(values):
+        # A float id column has lost leading zeros and may print as '123.0';
+        # keep integral values as integers, but read ids as text upstream.
+        as_text = values.map(
+            lambda v: None if pd.isna(v) else (str(int(v)) if float(v).is_integer() else str(v))
+        )
+    else:
+        as_text = values.map(lambda v: None if pd.isna(v) else str(v).strip())
+    as_text = as_text.where(as_text != "", None)
+    return as_text.astype("object")
+
+
+def _report_missing_ids(ids: pd.Series, amounts: pd.Series, source: Source) -> np.ndarray:
+    missing = ids.isna().to_numpy()
+    if missing.any():
+        total = float(np.nansum(amounts.to_numpy()[missing]))
+        warnings.warn(
+            f"{source.name}: {int(missing.sum())} rows have no customer_id "
+            f"(amount {total:,.2f} in all) and were left out; first: "
+            f"{source.where(np.flatnonzero(missing), ['' for _ in range(3)])}.",
+            DataWarning,
+            stacklevel=4,
+        )
+    return ~missing
+
+
+def _parse_amounts(values: pd.Series, source: Source) -> pd.Series:
+    if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+        return values.astype("float64")
+    text = values.astype("object").map(lambda v: v.strip() if isinstance(v, str) else v)
+    # Thousands separators only where the grouping is exact ("1,250.00"), so a
+    # decimal comma ("12,5") is reported instead of silently misread.
+    cleaned = text.map(
+        lambda v: v.replace(",", "") if isinstance(v, str) and _THOUSANDS.match(v) else v
+    )
+    return pd.to_numeric(cleaned, errors="coerce").astype("float64")
+
+
+def _handle_bad_amounts(
+    original: pd.Series,
+    bad: np.ndarray,
+    positions: np.ndarray,
+    policy: str,
+    source: Source,
+) -> None:
+    where = np.flatnonzero(bad)
+    examples = source.where(positions[where], list(original.iloc[where[:_MAX_EXAMPLES]]))
+    message = f"{source.name}: column 'amount': {len(where)} values are not numbers: {examples}"
+    if policy == "error":
+        raise DataValidationError(
+            f"{message}. Fix them, or set loader.invalid_amounts=drop to leave "
+            "those rows out."
+        )
+    warnings.warn(f"{message}; those rows were left out.", DataWarning, stacklevel=4)
+
+
+def _parse_timestamps(
+    values: pd.Series,
+    date_format: str | None,
+    business_timezone: str | None,
+    source: Source,
+) -> pd.Series:
+    if pd.api.types.is_datetime64_any_dtype(values):
+        parsed = values
+    else:
+        parsed = _parse_text_dates(values, date_format, source)
+    if isinstance(parsed.dtype, pd.DatetimeTZDtype):
+        parsed = parsed.dt.tz_convert(business_timezone or "UTC").dt.tz_localize(None)
+    return parsed.astype("datetime64[ns]")
+
+
+def _parse_text_dates(values: pd.Series, date_format: str | None, source: Source) -> pd.Series:
+    text = values.astype("object").map(lambda v: v.strip() if isinstance(v, str) else v)
+    if text.map(lambda v: isinstance(v, (int, np.integer))).any():
+        text = text.map(str)
+    fmt = date_format or "ISO8601"
+    try:
+        parsed = pd.to_datetime(text, format=fmt, errors="coerce")
+    except ValueError:
+        # Mixed UTC offsets cannot share one naive column: read them as UTC.
+        parsed = pd.to_datetime(text, format=fmt, errors="coerce", utc=True)
+    bad = parsed.isna().to_numpy()
+    if bad.any():
+        where = np.flatnonzero(bad)
+        examples = source.where(where, list(text.iloc[where[:_MAX_EXAMPLES]]))
+        if date_format:
+            hint = f"they do not match loader.date_format {date_format!r}"
+        else:
+            hint = (
+                "they are not ISO 8601 dates (YYYY-MM-DD[ HH:MM[:SS]]); ambiguous "
+                "dates are never guessed, so set loader.date_format, e.g. "
+                "'%d/%m/%Y' for day-first or '%m/%d/%Y' for month-first dates"
+            )
+        raise DataValidationError(
+            f"{source.name}: column 'timestamp': {len(where)} values cannot be read "
+            f"as dates: {examples}; {hint}."
+        )
+    return parsed
+
+
+def _handle_duplicates(frame: pd.DataFrame, deduplicate: bool, source: Source) -> pd.DataFrame:
+    duplicated = frame.duplicated(keep="first").to_numpy()
+    n_dup = int(duplicated.sum())
+    if n_dup == 0:
+        return frame
+    first = frame[duplicated].iloc[0]
+    action = (
+        "dropped (loader.deduplicate=true)"
+        if deduplicate
+        else "kept, as identical items bought together are legitimate; set "
+        "loader.deduplicate=true to drop them"
+    )
+    warnings.warn(
+        f"{source.name}: {n_dup} rows are exact duplicates of an earlier row "
+        f"(first: customer {first['customer_id']!r} on {first['timestamp']}); {action}.",
+        DataWarning,
+        stacklevel=4,
+    )
+    return frame[~duplicated] if deduplicate else frame
+
+
+def check_transactions(frame: pd.DataFrame) -> None:
+    """Check that a frame has the canonical columns and types.
+
+    Raises:
+        DataValidationError: A canonical column is missing or has the wrong type.
+    """
+    missing = [c for c in CANONICAL_COLUMNS if c not in frame.columns]
+    if missing:
+        raise DataValidationError(
+            f"transactions: missing column(s) {missing}; load them with a loader "
+            "or clvframe.prepare_transactions()."
+        )
+    if not pd.api.types.is_datetime64_any_dtype(frame["timestamp"]):
+        raise DataValidationError(
+            "transactions: column 'timestamp' must be datetime; got "
+            f"{frame['timestamp'].dtype}. Use clvframe.prepare_transactions()."
+        )
+    if not pd.api.types.is_numeric_dtype(frame["amount"]):
+        raise DataValidationError(
+            f"transactions: column 'amount' must be numeric; got {frame['amount'].dtype}."
+        )
+
+
+@dataclass(frozen=True)
+class PurchasePeriods:
+    """Purchase periods of a log, sorted by customer then period.
+
+    Attributes:
+        customer_codes: Integer code of each period's customer.
+        customers: The customer id of each code.
+        period: Start of each period, in days since the epoch (float; whole
+            days on the day grain).
+        amount: Net amount of each period.
+    """
+
+    customer_codes: np.ndarray
+    customers: np.ndarray
+    period: np.ndarray
+    amount: np.ndarray
+
+
+def purchase_periods(
+    frame: pd.DataFrame, *, grain: str = "day", returns: str = "net"
+) -> PurchasePeriods:
+    """Merge orders into purchase periods and apply the returns policy.
+
+    Several orders of one customer in one period are one purchase period, their
+    amounts summed. Under the ``"net"`` policy a period that holds a return
+    counts only if its net amount stays positive; a period of zero-amount
+    orders without returns still counts. ``"drop"`` leaves negative rows out
+    (with a warning that counts them); ``"fail"`` raises on them.
+
+    Raises:
+        DataValidationError: ``returns="fail"`` and the log has negative amounts.
+        ConfigError: Unknown grain or returns policy.
+    """
+    if grain not in GRAINS:
+        raise ConfigError(f"grain must be one of {list(GRAINS)}; got {grain!r}.")
+    if returns not in RETURN_POLICIES:
+        raise ConfigError(f"returns must be one of {list(RETURN_POLICIES)}; got {returns!r}.")
+    amounts = frame["amount"].to_numpy(dtype="float64")
+    negative = amounts < 0
+    if negative.any() and returns != "net":
+        first = frame["customer_id"].to_numpy()[np.flatnonzero(negative)[0]]
+        message = (
+            f"transactions: {int(negative.sum())} rows have negative amounts "
+            f"(returns; first: customer {first!r})"
+        )
+        if returns == "fail":
+            raise DataValidationError(f"{message}; set data.returns=net or drop to accept them.")
+        warnings.warn(f"{message}; left out (data.returns=drop).", DataWarning, stacklevel=2)
+        frame = frame[~negative]
+        amounts = amounts[~negative]
+
+    codes, customers = pd.factorize(frame["customer_id"], sort=False)
+    ns = frame["timestamp"].to_numpy(dtype="datetime64[ns]").view("int64")
+    if grain == "day":
+        ns = ns - np.mod(ns, _NS_PER_DAY)
+    order = np.lexsort((ns, codes))
+    codes, ns, amounts = codes[order], ns[order], amounts[order]
+
+    new_period = np.ones(len(codes), dtype=bool)
+    new_period[1:] = (codes[1:] != codes[:-1]) | (ns[1:] != ns[:-1])
+    starts = np.flatnonzero(new_period)
+    net = np.add.reduceat(amounts, starts) if len(starts) else amounts[:0]
+    lowest = np.minimum.reduceat(amounts, starts) if len(starts) else amounts[:0]
+    counts = (lowest >= 0) | (net > 0)
+    return PurchasePeriods(
+        customer_codes=codes[starts][counts],
+        customers=np.asarray(customers, dtype=object),
+        period=ns[starts][counts] / _NS_PER_DAY,
+        amount=net[counts],
+    )
