@@ -1,0 +1,11 @@
+"""Probabilistic customer-base models: the pure mathematics.
+
+Each class fits by maximum likelihood on a customer summary and predicts in
+whatever time unit the summary uses; the estimators of the framework add time
+units, horizons, discounting and CLV on top.
+"""
+
+from clvframe.models.bgnbd import BetaGeoModel
+from clvframe.models.gamma_gamma import GammaGammaModel
+
+__all__ = ["BetaGeoModel", "GammaGammaModel"]

@@ -1,0 +1,214 @@
+"""The BG/NBD purchase model (Fader, Hardie and Lee 2005).
+
+While alive, a customer purchases at rate lambda ~ Gamma(r, alpha); after each
+purchase they drop out with probability p ~ Beta(a, b). A customer with no
+repeat purchase is therefore alive for certain.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import numpy as np
+from scipy import special
+
+from clvframe.models._base import PurchaseModel
+from clvframe.models._base import broadcast_float
+from clvframe.models._base import mean_or_one
+from clvframe.models._special import beta_geometric_mean
+from clvframe.models._special import nbd_log_pmf
+from clvframe.models._special import nbd_sf
+
+logger = logging.getLogger(__name__)
+
+
+class BetaGeoModel(PurchaseModel):
+    """BG/NBD: Poisson purchases, beta-geometric dropout after each purchase.
+
+    Time is unitless: use recency, T and horizons in one unit.
+
+    Args:
+        penalizer: Non-negative L2 penalty on the log-parameters.
+        max_iter: Iteration limit of the optimiser.
+        tol: Relative tolerance of the optimiser on the objective.
+
+    Attributes:
+        params_: Fitted ``r``, ``alpha``, ``a``, ``b``.
+        log_likelihood_: Summed log-likelihood at the optimum (unpenalised).
+        standard_errors_: Standard errors of the parameters.
+        n_customers_: Number of customers fitted on (sum of weights).
+        converged_: Whether the optimiser converged.
+    """
+
+    name = "bgnbd"
+    param_names = ("r", "alpha", "a", "b")
+
+    def _start_values(
+        self, x: np.ndarray, tx: np.ndarray, T: np.ndarray, w: np.ndarray
+    ) -> list[float]:
+        # alpha carries the time unit: start at mean T per mean purchase.
+        rate = mean_or_one(x, w) / mean_or_one(T, w)
+        return [1.0, 1.0 / rate, 1.0, 1.0]
+
+    def _loglik(
+        self, theta: np.ndarray, x: np.ndarray, tx: np.ndarray, T: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        r, alpha, a, b = theta
+        rx = r + x
+        repeat = x > 0
+        log_at = np.log(alpha + T)
+        log_atx = np.log(alpha + tx)
+        # Alive at T vs. dropped out right after the last purchase.
+        c1 = -rx * log_at
+        b_safe = np.where(repeat, b + x - 1, 1.0)
+        c2 = np.where(repeat, np.log(a) - np.log(b_safe) - rx * log_atx, -np.inf)
+        lse = np.logaddexp(c1, c2)
+        w1 = np.exp(c1 - lse)
+        w2 = np.exp(c2 - lse)
+
+        ll = (
+            special.gammaln(rx)
+            - special.gammaln(r)
+            + r * np.log(alpha)
+            + special.betaln(a, b + x)
+            - special.betaln(a, b)
+            + lse
+        )
+        psi_ab = special.digamma(a + b)
+        psi_abx = special.digamma(a + b + x)
+        grad = np.empty((x.shape[0], 4))
+        grad[:, 0] = (
+            special.digamma(rx)
+            - special.digamma(r)
+            + np.log(alpha)
+            - w1 * log_at
+            - w2 * log_atx
+        )
+        grad[:, 1] = r / alpha - rx * (w1 / (alpha + T) + w2 / (alpha + tx))
+        grad[:, 2] = psi_ab - psi_abx + w2 / a
+        grad[:, 3] = (
+            special.digamma(b + x) - psi_abx - special.digamma(b) + psi_ab - w2 / b_safe
+        )
+        return ll, grad
+
+    def p_alive(self, frequency: Any, recency: Any, T: Any) -> np.ndarray:
+        """Probability that each customer is still alive at T.
+
+        Args:
+            frequency: Repeat purchases per customer.
+            recency: Time of the last purchase, from the first.
+            T: Time from the first purchase to the end of observation.
+
+        Returns:
+            Probabilities in [0, 1] (exactly 1 without repeat purchases).
+        """
+        r, alpha, a, b = self._param_array()
+        x, tx, t_end = self._history(frequency, recency, T)
+        return _p_alive(r, alpha, a, b, x, tx, t_end)
+
+    def conditional_expected_purchases(
+        self, t: Any, frequency: Any, recency: Any, T: Any
+    ) -> np.ndarray:
+        """Expected purchases in (T, T + t] given each customer's history.
+
+        Args:
+            t: Length of the forecast period (scalar or broadcastable array).
+            frequency: Repeat purchases per customer.
+            recency: Time of the last purchase, from the first.
+            T: Time from the first purchase to the end of observation.
+
+        Returns:
+            Expected purchases, broadcast over ``t`` and the history.
+        """
+        r, alpha, a, b = self._param_array()
+        horizon = self._horizon(t)
+        x, tx, t_end = self._history(frequency, recency, T)
+        alive = _p_alive(r, alpha, a, b, x, tx, t_end)
+        # Given alive at T: lambda ~ Gamma(r + x, alpha + T), p ~ Beta(a, b + x).
+        return alive * beta_geometric_mean(r + x, alpha + t_end, a, b + x, horizon)
+
+    def expected_purchases_new(self, t: Any) -> np.ndarray:
+        """Expected repeat purchases in (0, t] of a customer first buying at 0.
+
+        Args:
+            t: Time since the first purchase (scalar or array).
+
+        Returns:
+            E[X(t)], the same shape as ``t``.
+        """
+        r, alpha, a, b = self._param_array()
+        return beta_geometric_mean(r, alpha, a, b, self._horizon(t))
+
+    def p_n_purchases(
+        self, n: Any, t: Any, frequency: Any, recency: Any, T: Any
+    ) -> np.ndarray:
+        """P(exactly ``n`` purchases in (T, T + t]) given each history.
+
+        Args:
+            n: Number of purchases (whole number >= 0, broadcastable).
+            t: Length of the forecast period.
+            frequency: Repeat purchases per customer.
+            recency: Time of the last purchase, from the first.
+            T: Time from the first purchase to the end of observation.
+
+        Returns:
+            Probabilities, broadcast over all arguments.
+        """
+        r, alpha, a, b = self._param_array()
+        count, horizon = self._count(n), self._horizon(t)
+        x, tx, t_end = self._history(frequency, recency, T)
+        alive = _p_alive(r, alpha, a, b, x, tx, t_end)
+        live = _p_n_live(count, horizon, r + x, alpha + t_end, a, b + x)
+        return np.where(count == 0, 1 - alive, 0.0) + alive * live
+
+    def p_n_purchases_new(self, n: Any, t: Any) -> np.ndarray:
+        """P(exactly ``n`` repeat purchases in (0, t]) for a new customer.
+
+        Args:
+            n: Number of purchases (whole number >= 0, broadcastable).
+            t: Time since the first purchase.
+
+        Returns:
+            Probabilities, broadcast over ``n`` and ``t``.
+        """
+        r, alpha, a, b = self._param_array()
+        return _p_n_live(self._count(n), self._horizon(t), r, alpha, a, b)
+
+
+def _p_alive(
+    r: float,
+    alpha: float,
+    a: float,
+    b: float,
+    x: np.ndarray,
+    tx: np.ndarray,
+    T: np.ndarray,
+) -> np.ndarray:
+    repeat = x > 0
+    b_safe = np.where(repeat, b + x - 1, 1.0)
+    # Log-odds of "dropped out after the last purchase" against "alive".
+    log_odds = (
+        np.log(a) - np.log(b_safe) + (r + x) * (np.log(alpha + T) - np.log(alpha + tx))
+    )
+    return np.where(repeat, special.expit(-log_odds), 1.0)
+
+
+def _p_n_live(
+    n: np.ndarray, t: np.ndarray, k: Any, scale: Any, a: Any, b: Any
+) -> np.ndarray:
+    """P(n purchases in (0, t]) for a customer alive at 0, mixed over the posterior.
+
+    Given (lambda, p): n purchases with no dropout among them and no further
+    purchase, or the n-th purchase followed by dropout; mixing over
+    lambda ~ Gamma(k, scale) and p ~ Beta(a, b) gives negative binomial and
+    beta-function terms.
+    """
+    n, t, k, scale, a, b = broadcast_float(n, t, k, scale, a, b)
+    stay = np.exp(special.betaln(a, b + n) - special.betaln(a, b))
+    nb_pmf = np.exp(nbd_log_pmf(n, k, scale, t))
+    repeat = n > 0
+    n_safe = np.where(repeat, n, 1.0)
+    drop = np.exp(special.betaln(a + 1, b + n_safe - 1) - special.betaln(a, b))
+    reach = nbd_sf(n_safe - 1, k, scale, t)
+    return stay * nb_pmf + np.where(repeat, drop * reach, 0.0)
