@@ -153,13 +153,13 @@ def _parse_customer_ids(values: pd.Series) -> pd.Series:
     if pd.api.types.is_float_dtype(values):
         # A float id column has lost leading zeros and may print as '123.0';
         # keep integral values as integers, but read ids as text upstream.
-        as_text = values.map(
-            lambda v: None if pd.isna(v) else (str(int(v)) if float(v).is_integer() else str(v))
-        )
+        integral = values.notna() & (values % 1 == 0)
+        text = values.astype("string")
+        text[integral] = values[integral].astype("int64").astype("string")
     else:
-        as_text = values.map(lambda v: None if pd.isna(v) else str(v).strip())
-    as_text = as_text.where(as_text != "", None)
-    return as_text.astype("object")
+        text = values.astype("string").str.strip()
+    text = text.mask(text == "")
+    return text.astype("object").where(text.notna(), None)
 
 
 def _report_missing_ids(ids: pd.Series, amounts: pd.Series, source: Source) -> np.ndarray:
@@ -179,13 +179,17 @@ def _report_missing_ids(ids: pd.Series, amounts: pd.Series, source: Source) -> n
 def _parse_amounts(values: pd.Series, source: Source) -> pd.Series:
     if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
         return values.astype("float64")
-    text = values.astype("object").map(lambda v: v.strip() if isinstance(v, str) else v)
-    # Thousands separators only where the grouping is exact ("1,250.00"), so a
-    # decimal comma ("12,5") is reported instead of silently misread.
-    cleaned = text.map(
-        lambda v: v.replace(",", "") if isinstance(v, str) and _THOUSANDS.match(v) else v
-    )
-    return pd.to_numeric(cleaned, errors="coerce").astype("float64")
+    text = values.astype("string").str.strip()
+    parsed = pd.to_numeric(text, errors="coerce").astype("float64")
+    failed = parsed.isna() & text.notna()
+    if failed.any():
+        # Thousands separators only where the grouping is exact ("1,250.00"),
+        # so a decimal comma ("12,5") is reported instead of silently misread.
+        retry = text[failed]
+        grouped = retry.str.match(_THOUSANDS.pattern).fillna(False).astype(bool)
+        cleaned = retry[grouped].str.replace(",", "", regex=False)
+        parsed[cleaned.index] = pd.to_numeric(cleaned, errors="coerce")
+    return parsed
 
 
 def _handle_bad_amounts(

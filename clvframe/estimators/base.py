@@ -9,15 +9,14 @@ time unit; a forecast asked in another unit is converted, never reinterpreted.
 
 from __future__ import annotations
 
-import inspect
 import logging
-from typing import Any
 from typing import ClassVar
 from typing import Self
 
 import numpy as np
 import pandas as pd
 
+from clvframe._component import Component
 from clvframe.data.summary import CustomerData
 from clvframe.data.units import unit_days
 from clvframe.errors import ConfigError
@@ -40,7 +39,7 @@ def check_is_fitted(estimator: object) -> None:
         )
 
 
-class CLVEstimator:
+class CLVEstimator(Component):
     """Base class of CLV estimators.
 
     Subclasses set ``name`` (used in configs and the registry) and implement
@@ -48,54 +47,11 @@ class CLVEstimator:
     (or override :meth:`predict` altogether).
     """
 
-    name: ClassVar[str] = ""
+    config_group = "estimator"
     kind: ClassVar[str] = ""
     defines_p_alive: ClassVar[bool] = False
 
     time_unit_: str
-
-    # -- scikit-learn style parameters ----------------------------------------
-
-    @classmethod
-    def _param_names(cls) -> list[str]:
-        signature = inspect.signature(cls.__init__)
-        return [
-            p.name
-            for p in signature.parameters.values()
-            if p.name != "self" and p.kind is not p.VAR_KEYWORD
-        ]
-
-    def get_params(self) -> dict[str, Any]:
-        """The constructor arguments of this estimator."""
-        return {name: getattr(self, name) for name in self._param_names()}
-
-    def set_params(self, **params: Any) -> Self:
-        """Set constructor arguments; unknown names are an error."""
-        valid = self._param_names()
-        for key, value in params.items():
-            if key not in valid:
-                raise ConfigError(
-                    f"estimator.params.{key}: {self.name!r} has no parameter "
-                    f"{key!r}; valid: {valid}."
-                )
-            setattr(self, key, value)
-        return self
-
-    @classmethod
-    def from_config(cls, params: dict[str, Any]) -> Self:
-        """Build from ``estimator.params``; unknown names list the valid ones."""
-        valid = cls._param_names()
-        unknown = sorted(set(params) - set(valid))
-        if unknown:
-            raise ConfigError(
-                f"estimator.params: {cls.name!r} has no parameter(s) {unknown}; "
-                f"valid: {valid}."
-            )
-        return cls(**params)
-
-    def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
-        return f"{type(self).__name__}({args})"
 
     # -- fitting and prediction ----------------------------------------------
 

@@ -1,0 +1,1 @@
+"""Run configuration: the Hydra schema, composition and validation."""

@@ -1,0 +1,1 @@
+"""Experiment tracking; MLflow is imported only inside the functions that use it."""
