@@ -9,7 +9,10 @@ time unit; a forecast asked in another unit is converted, never reinterpreted.
 
 from __future__ import annotations
 
+import json
 import logging
+from pathlib import Path
+from typing import Any
 from typing import ClassVar
 from typing import Self
 
@@ -20,13 +23,53 @@ from clvframe._component import Component
 from clvframe.data.summary import CustomerData
 from clvframe.data.units import unit_days
 from clvframe.errors import ConfigError
+from clvframe.errors import DataValidationError
 from clvframe.errors import NotFittedError
 from clvframe.estimators.valuation import Valuation
 from clvframe.estimators.valuation import discounted_value
 
-PREDICTION_COLUMNS = ("expected_purchases", "p_alive", "expected_spend", "clv")
+STATE_FILE = "estimator.json"
+STATE_FORMAT = 1
+PREDICTION_COLUMNS = (
+    "expected_purchases",
+    "p_alive",
+    "p_repurchase",
+    "expected_spend",
+    "clv",
+)
 
 logger = logging.getLogger(__name__)
+
+
+def read_saved_estimator(directory: str | Path) -> dict[str, Any]:
+    """Read the ``estimator.json`` document that :meth:`CLVEstimator.save` wrote.
+
+    Raises:
+        DataValidationError: The file is missing or not a saved estimator.
+    """
+    path = Path(directory) / STATE_FILE
+    try:
+        document = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as err:
+        raise DataValidationError(f"{path}: not a saved clvframe estimator ({err}).") from err
+    if not isinstance(document, dict) or document.get("format") != STATE_FORMAT:
+        raise DataValidationError(f"{path}: not a saved clvframe estimator (format).")
+    return document
+
+
+def _plain_params(params: dict[str, Any]) -> dict[str, Any]:
+    """Parameters that are plain data; components are saved by their state."""
+    return {
+        k: v for k, v in params.items() if v is None or isinstance(v, (str, int, float, bool, list, dict))
+    }
+
+
+def _json_default(value: object) -> object:
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    return str(value)
 
 
 def check_is_fitted(estimator: object) -> None:
@@ -70,6 +113,9 @@ class CLVEstimator(Component):
     def _p_alive(self, summary: pd.DataFrame) -> np.ndarray:
         return np.full(len(summary), np.nan)
 
+    def _p_repurchase(self, summary: pd.DataFrame, t: float) -> np.ndarray:
+        return np.full(len(summary), np.nan)
+
     def predict(
         self,
         data: CustomerData,
@@ -88,7 +134,9 @@ class CLVEstimator(Component):
 
         Returns:
             Indexed by customer_id: ``expected_purchases``, ``p_alive`` (NaN
-            where the model has no notion of it), ``expected_spend``
+            where the model has no notion of it), ``p_repurchase`` (probability
+            of at least one purchase in the horizon, NaN where the model does
+            not give one), ``expected_spend``
             (undiscounted revenue) and ``clv`` (margin applied, discounted).
         """
         check_is_fitted(self)
@@ -114,11 +162,62 @@ class CLVEstimator(Component):
             {
                 "expected_purchases": purchases,
                 "p_alive": self._p_alive(summary),
+                "p_repurchase": self._p_repurchase(summary, horizon_days / model_days),
                 "expected_spend": purchases * spend,
                 "clv": clv,
             },
             index=summary.index,
         )
+
+    # -- persistence: plain data, never pickles --------------------------------
+
+    def get_state(self) -> dict[str, Any]:
+        """Fitted state as JSON-serialisable plain data."""
+        raise NotImplementedError
+
+    def set_state(self, state: dict[str, Any]) -> Self:
+        """Restore the fitted state that :meth:`get_state` returned."""
+        raise NotImplementedError
+
+    def save(self, directory: str | Path) -> Path:
+        """Write the fitted estimator to ``directory`` (created if needed).
+
+        Writes ``estimator.json`` with the estimator's name, its parameters
+        and its fitted state. Estimators with binary state (a LightGBM model)
+        override this to add their own files beside it.
+        """
+        check_is_fitted(self)
+        folder = Path(directory)
+        folder.mkdir(parents=True, exist_ok=True)
+        document = {
+            "format": STATE_FORMAT,
+            "estimator": self.name,
+            "params": _plain_params(self.get_params()),
+            "state": self.get_state(),
+        }
+        path = folder / STATE_FILE
+        path.write_text(json.dumps(document, indent=2, default=_json_default))
+        return path
+
+    @classmethod
+    def load(cls, directory: str | Path) -> Self:
+        """Read an estimator written by :meth:`save`.
+
+        Raises:
+            DataValidationError: The folder holds no saved estimator, or one
+                saved by a different estimator than ``cls``.
+        """
+        document = read_saved_estimator(directory)
+        if document["estimator"] != cls.name:
+            raise DataValidationError(
+                f"{directory}: holds a {document['estimator']!r} estimator, which "
+                f"cannot be loaded as {cls.name!r}."
+            )
+        params = {k: v for k, v in document["params"].items() if v is not None}
+        estimator = cls.from_config(
+            {k: v for k, v in params.items() if k in cls._param_names()}
+        )
+        return estimator.set_state(document["state"])
 
     def _summary_in_model_unit(self, data: CustomerData) -> pd.DataFrame:
         summary = data.summary

@@ -120,6 +120,24 @@ class PurchaseModelEstimator(CLVEstimator):
             },
         }
 
+    def set_state(self, state: dict[str, Any]) -> Self:
+        """Restore a fitted state; the spend model is found by its name."""
+        from clvframe._plugins import build_registry
+
+        self.model_ = self.model_cls.from_params(state["params"])
+        self.params_ = dict(self.model_.params_)
+        self.log_likelihood_ = float(state.get("log_likelihood", np.nan))
+        self.n_customers_ = int(state.get("n_customers", 0))
+        self.time_unit_ = str(state["time_unit"])
+        spend = state["spend_model"]
+        spend_cls = build_registry().get("spend_model", spend["name"]).cls
+        self.spend_model_ = spend_cls().set_state(spend["state"])
+        return self
+
+    def _p_repurchase(self, summary: pd.DataFrame, t: float) -> np.ndarray:
+        none = self.model_.p_n_purchases(0, t, *self._arrays(summary))
+        return np.clip(1.0 - np.asarray(none, dtype="float64"), 0.0, 1.0)
+
 
 def _as_customer_data(data: CustomerData | pd.DataFrame) -> CustomerData:
     if isinstance(data, CustomerData):
