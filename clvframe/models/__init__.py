@@ -7,5 +7,6 @@ units, horizons, discounting and CLV on top.
 
 from clvframe.models.bgnbd import BetaGeoModel
 from clvframe.models.gamma_gamma import GammaGammaModel
+from clvframe.models.paretonbd import ParetoNBDModel
 
-__all__ = ["BetaGeoModel", "GammaGammaModel"]
+__all__ = ["BetaGeoModel", "GammaGammaModel", "ParetoNBDModel"]

@@ -171,7 +171,10 @@ class PurchaseModel(FittedParamsMixin):
 
         Returns:
             self, with ``params_``, ``log_likelihood_``, ``standard_errors_``,
-            ``n_customers_`` and ``converged_`` set.
+            ``n_customers_`` and ``converged_`` set. When a parameter runs
+            off towards 0 or infinity (data that cannot identify it) the fit
+            returns with a BoundaryWarning naming it, and ``converged_`` is
+            False if the optimiser could not settle.
 
         Raises:
             DataValidationError: If the summary is invalid.

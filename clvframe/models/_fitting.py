@@ -137,14 +137,19 @@ def maximise_likelihood(
     free_gradient = np.where(at_bound, 0.0, gradient)
     converged = bool(np.max(np.abs(free_gradient)) < GRADIENT_TOLERANCE)
     message = str(result.message)
-    if not converged:
+    low, high = PLAUSIBLE_RANGE
+    theta = np.exp(phi)
+    # On a likelihood that keeps rising as parameters run off to infinity the
+    # gradient never vanishes; that is the data's limit, reported below as a
+    # BoundaryWarning, not an optimiser failure.
+    runaway = bool(np.any((theta < low) | (theta > high)))
+    if not converged and not runaway:
         raise ConvergenceError(
             f"{model_name}: the optimiser did not converge ({message}; largest "
             f"gradient {np.max(np.abs(free_gradient)):.3g} after {result.nit} "
             f"iterations, at {_format(param_names, np.exp(phi))}). {_REMEDY}"
         )
 
-    theta = np.exp(phi)
     ll, _ = loglik(theta)
     log_likelihood = float(weights @ ll)
     standard_errors = _standard_errors(objective, phi, total_weight, penalizer, bounds)

@@ -87,3 +87,73 @@ def nbd_log_pmf(n: np.ndarray, k: np.ndarray, scale: np.ndarray, t: np.ndarray):
 def nbd_sf(n: np.ndarray, k: np.ndarray, scale: np.ndarray, t: np.ndarray):
     """P(more than ``n`` events) for the negative binomial of :func:`nbd_log_pmf`."""
     return stats.nbinom.sf(n, k, scale / (scale + t))
+
+
+#: Terms of the 2F1(1, b; c; z) series evaluated per block of the loop.
+_BLOCK = 64
+#: The series stops once its remainder is below this fraction of its sum.
+_SERIES_RTOL = 1e-17
+#: Safety cap on the number of series terms (reached only for z within about
+#: 1e-5 of 1, i.e. parameters ten thousand-fold apart).
+_MAX_TERMS = 400_000
+
+
+def log_hyp2f1_unit_a(
+    b: np.ndarray, c: np.ndarray, z: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Log 2F1(1, b; c; z) and its partial derivatives, for 0 < b < c, 0 <= z < 1.
+
+    The series sum_k prod_{j<k} (b+j)/(c+j) z^k has positive terms whose
+    ratio is below z, so it lies in [1, 1/(1-z)]: nothing overflows, and the
+    remainder after a term t_k is below t_k z / (1 - z), which is the
+    stopping rule. The derivatives follow term by term: d t_k / d b =
+    t_k sum_{j<k} 1/(b+j), d t_k / d c = -t_k sum_{j<k} 1/(c+j) and
+    d t_k / d z = k t_k / z.
+
+    Args:
+        b: Second numerator parameter (0 < b < c).
+        c: Denominator parameter.
+        z: Argument in [0, 1).
+
+    Returns:
+        (log F, d log F / d b, d log F / d c, d log F / d z).
+    """
+    b, c, z = np.broadcast_arrays(*[np.asarray(v, dtype=np.float64) for v in (b, c, z)])
+    shape = b.shape
+    b, c, z = b.ravel(), c.ravel(), z.ravel()
+    n = b.size
+    total = np.ones(n)
+    d_b = np.zeros(n)
+    d_c = np.zeros(n)
+    d_z = np.zeros(n)
+    # Running state of each row: the last term and its log-derivative sums.
+    term = np.ones(n)
+    sum_b = np.zeros(n)
+    sum_c = np.zeros(n)
+    tail_factor = z / np.maximum(1 - z, 1e-300)
+    active = np.flatnonzero(z > 0)
+    k0 = 0
+    j = np.arange(_BLOCK, dtype=np.float64)
+    while active.size and k0 < _MAX_TERMS:
+        bj = b[active, None] + k0 + j
+        cj = c[active, None] + k0 + j
+        ratio = bj / cj * z[active, None]
+        terms = term[active, None] * np.cumprod(ratio, axis=1)
+        # Derivative sums include factor j of the block for term j + 1.
+        sb = sum_b[active, None] + np.cumsum(1.0 / bj, axis=1)
+        sc = sum_c[active, None] + np.cumsum(1.0 / cj, axis=1)
+        k = k0 + 1 + j
+        total[active] += terms.sum(axis=1)
+        d_b[active] += (terms * sb).sum(axis=1)
+        d_c[active] -= (terms * sc).sum(axis=1)
+        # k t_k / z without dividing by z: t_k / z = t_{k-1} (b+k-1)/(c+k-1).
+        prev = np.concatenate([term[active, None], terms[:, :-1]], axis=1)
+        d_z[active] += (k * prev * bj / cj).sum(axis=1)
+        term[active] = terms[:, -1]
+        sum_b[active] = sb[:, -1]
+        sum_c[active] = sc[:, -1]
+        done = term[active] * tail_factor[active] <= _SERIES_RTOL * total[active]
+        active = active[~done]
+        k0 += _BLOCK
+    out = (np.log(total), d_b / total, d_c / total, d_z / total)
+    return tuple(v.reshape(shape) for v in out)  # type: ignore[return-value]
