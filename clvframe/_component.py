@@ -18,7 +18,7 @@ class Component:
     """
 
     name: ClassVar[str] = ""
-    config_group: ClassVar[str] = "component"
+    params_key: ClassVar[str] = "params"
 
     @classmethod
     def _param_names(cls) -> list[str]:
@@ -46,7 +46,7 @@ class Component:
         unknown = sorted(set(params) - set(valid))
         if unknown:
             raise ConfigError(
-                f"{cls.config_group}.params: {cls.name!r} has no parameter(s) "
+                f"{cls.params_key}: {cls.name!r} has no parameter(s) "
                 f"{unknown}; valid: {valid}."
             )
 

@@ -32,6 +32,7 @@ _HEADLINE_METRICS = (
     "holdout_top_decile_lift",
     "holdout_gini",
     "holdout_churn_auc",
+    "holdout_repurchase_auc",
     "fit_log_likelihood",
 )
 

@@ -90,7 +90,7 @@ class CLVEstimator(Component):
     (or override :meth:`predict` altogether).
     """
 
-    config_group = "estimator"
+    params_key = "estimator.params"
     kind: ClassVar[str] = ""
     defines_p_alive: ClassVar[bool] = False
 

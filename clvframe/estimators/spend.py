@@ -36,7 +36,7 @@ class SpendModel(Component):
     fitted parameters as plain data.
     """
 
-    config_group: ClassVar[str] = "estimator.params.spend_params"
+    params_key: ClassVar[str] = "estimator.params.spend_params"
 
     def fit(self, summary: pd.DataFrame) -> Self:
         """Fit on a customer summary; return ``self``."""

@@ -41,6 +41,7 @@ METRIC_DIRECTION: dict[str, Direction] = {
     "holdout_top1_revenue_share": "higher",
     "holdout_decile_mape": "lower",
     "holdout_churn_auc": "higher",
+    "holdout_repurchase_auc": "higher",
     "fit_log_likelihood": "higher",
     "fit_aic": "lower",
     "fit_bic": "lower",

@@ -62,6 +62,7 @@ HOLDOUT_METRIC_KEYS = (
     "holdout_top1_revenue_share",
     "holdout_decile_mape",
     "holdout_churn_auc",
+    "holdout_repurchase_auc",
 )
 """Every key :func:`holdout_metrics` can return, in the order it returns them."""
 
@@ -92,9 +93,11 @@ def holdout_metrics(frame: pd.DataFrame) -> dict[str, float]:
     * ``holdout_decile_mape``: mean over the deciles of :func:`decile_table`
       of ``|mean predicted - mean actual| / mean actual``, skipping deciles
       with no customers or zero mean actual spend.
-    * ``holdout_churn_auc``: ROC AUC of ``p_alive`` (else ``p_repurchase``)
-      for telling apart customers who bought in the holdout
-      (``frequency_holdout > 0``) from those who did not. The key is omitted
+    * ``holdout_churn_auc`` / ``holdout_repurchase_auc``: ROC AUC of
+      ``p_alive`` / ``p_repurchase`` (the probability of buying again in the
+      holdout) for telling apart customers who bought in the holdout
+      (``frequency_holdout > 0``) from those who did not. A column the model
+      leaves empty (all NaN: it has no notion of it) counts as absent. A key is omitted
       when neither column exists, or when every customer (or none) bought, as
       the AUC is then undefined; the latter is logged as a warning.
 
@@ -132,9 +135,13 @@ def holdout_metrics(frame: pd.DataFrame) -> dict[str, float]:
         "holdout_top1_revenue_share": top_share(spend_pred, spend_true, 0.01),
         "holdout_decile_mape": decile_mape(decile_table(frame)),
     }
-    auc = _churn_auc(frame)
-    if auc is not None:
-        metrics["holdout_churn_auc"] = auc
+    for column, key in (
+        ("p_alive", "holdout_churn_auc"),
+        ("p_repurchase", "holdout_repurchase_auc"),
+    ):
+        auc = _probability_auc(frame, column, key)
+        if auc is not None:
+            metrics[key] = auc
 
     logger.info("Scored %d customers on the holdout", len(frame))
     return {key: float(value) for key, value in metrics.items()}
@@ -403,17 +410,21 @@ def _error_metrics(prefix: str, predicted: np.ndarray, actual: np.ndarray) -> di
     }
 
 
-def _churn_auc(frame: pd.DataFrame) -> float | None:
-    column = next((name for name in ALIVE_COLUMNS if name in frame.columns), None)
-    if column is None:
+def _present(frame: pd.DataFrame, column: str) -> bool:
+    return column in frame.columns and bool(frame[column].notna().any())
+
+
+def _probability_auc(frame: pd.DataFrame, column: str, key: str) -> float | None:
+    if not _present(frame, column):
         return None
     _check_finite(frame, column)
 
     bought = frame["frequency_holdout"].to_numpy(dtype=float) > 0
     if bought.all() or not bought.any():
         logger.warning(
-            "holdout_churn_auc left out: %d of %d customers bought in the holdout, "
+            "%s left out: %d of %d customers bought in the holdout, "
             "so the AUC is undefined",
+            key,
             int(bought.sum()),
             len(bought),
         )
@@ -424,7 +435,7 @@ def _churn_auc(frame: pd.DataFrame) -> float | None:
 def _canonical_order(frame: pd.DataFrame) -> pd.DataFrame:
     # Sums in floating point depend on their order; sorting on every scored
     # column makes shuffled copies of a frame give bit-identical metrics.
-    columns = [*REQUIRED_COLUMNS, *(c for c in ALIVE_COLUMNS if c in frame.columns)]
+    columns = [*REQUIRED_COLUMNS, *(c for c in ALIVE_COLUMNS if _present(frame, c))]
     return frame.sort_values(columns, kind="stable")
 
 

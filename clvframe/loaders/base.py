@@ -17,7 +17,7 @@ class Loader(Component):
     :func:`clvframe.prepare_transactions` on what the source gives.
     """
 
-    config_group: ClassVar[str] = "loader"
+    params_key: ClassVar[str] = "loader.params"
 
     def load(self) -> pd.DataFrame:
         """Read the source and return the canonical, validated log."""

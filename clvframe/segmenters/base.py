@@ -17,7 +17,7 @@ class Segmenter(Component):
     less ``name``).
     """
 
-    config_group: ClassVar[str] = "segmenter"
+    params_key: ClassVar[str] = "segmenter.params"
 
     def assign(self, customers: pd.DataFrame) -> pd.Series:
         """Label every customer.

@@ -67,16 +67,21 @@ def test_holdout_metrics_match_hand_values(five: pd.DataFrame) -> None:
 
 
 def test_holdout_metrics_keys_are_the_stable_names(five: pd.DataFrame) -> None:
-    assert list(holdout_metrics(five)) == list(HOLDOUT_METRIC_KEYS)
+    both = five.assign(p_repurchase=five["p_alive"])
+    assert list(holdout_metrics(both)) == list(HOLDOUT_METRIC_KEYS)
+    assert list(holdout_metrics(five)) == list(HOLDOUT_METRIC_KEYS[:-1])
     no_alive = five.drop(columns="p_alive")
-    assert list(holdout_metrics(no_alive)) == list(HOLDOUT_METRIC_KEYS[:-1])
+    assert list(holdout_metrics(no_alive)) == list(HOLDOUT_METRIC_KEYS[:-2])
+    empty_alive = five.assign(p_alive=float("nan"))
+    assert list(holdout_metrics(empty_alive)) == list(HOLDOUT_METRIC_KEYS[:-2])
 
 
-def test_holdout_metrics_use_p_repurchase_when_p_alive_is_absent(
+def test_holdout_metrics_score_p_repurchase_on_its_own_key(
     five: pd.DataFrame,
 ) -> None:
     frame = five.rename(columns={"p_alive": "p_repurchase"})
-    assert holdout_metrics(frame)["holdout_churn_auc"] == pytest.approx(0.625)
+    assert holdout_metrics(frame)["holdout_repurchase_auc"] == pytest.approx(0.625)
+    assert "holdout_churn_auc" not in holdout_metrics(frame)
 
 
 def test_holdout_metrics_omit_auc_when_everyone_bought(

@@ -1,0 +1,242 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from clvframe.data.summary import calibration_and_holdout
+from clvframe.data.summary import summarise
+from clvframe.data.transactions import prepare_transactions
+from clvframe.data.transactions import purchase_periods
+from clvframe.errors import ConfigError
+from clvframe.errors import DataValidationError
+from clvframe.errors import DataWarning
+
+
+def triples(summary: pd.DataFrame) -> dict[str, tuple[float, float, float, float]]:
+    return {
+        cid: (
+            row["frequency"],
+            round(row["recency"], 4),
+            round(row["T"], 4),
+            row["monetary_value"],
+        )
+        for cid, row in summary.iterrows()
+    }
+
+
+def test_same_day_orders_are_one_period(read_case):
+    log = read_case("same-day-orders.csv")
+    summary = summarise(log, observation_end="2022-03-31", time_unit="day")
+    assert triples(summary) == {"A": (0, 0, 30, 0), "B": (1, 10, 30, 20)}
+
+
+def test_day_first_dates_need_a_format(read_case):
+    with pytest.raises(
+        DataValidationError, match=r"'07/02/2021' \(line 2\).*date_format"
+    ):
+        read_case("day-first-dates.csv")
+    log = read_case("day-first-dates.csv", date_format="%d/%m/%Y")
+    summary = summarise(log, observation_end="2021-06-30", time_unit="day")
+    assert triples(summary) == {"A": (1, 33, 143, 45), "B": (0, 0, 88, 0)}
+
+
+def test_rows_after_observation_end_are_counted(read_case):
+    log = read_case("rows-after-observation-end.csv")
+    with pytest.warns(DataWarning, match=r"2 rows fall after .* 1 customers .* 'E2'"):
+        summary = summarise(log, observation_end="2023-09-30", time_unit="day")
+    assert triples(summary) == {"E1": (1, 19, 29, 20), "E3": (0, 0, 20, 0)}
+
+
+def test_observation_end_before_all_data_is_an_error(read_case):
+    log = read_case("rows-after-observation-end.csv")
+    with pytest.raises(
+        DataValidationError, match="2023-08-01 falls before .* 2023-09-01"
+    ):
+        summarise(log, observation_end="2023-08-01")
+
+
+def test_duplicate_rows_are_counted_and_optionally_dropped(read_case):
+    with pytest.warns(DataWarning, match="3 rows are exact duplicates.*kept"):
+        kept = read_case("duplicate-rows.csv")
+    with pytest.warns(DataWarning, match="3 rows are exact duplicates.*dropped"):
+        deduplicated = read_case("duplicate-rows.csv", deduplicate=True)
+    summary = summarise(deduplicated, observation_end="2023-07-31", time_unit="day")
+    assert triples(summary) == {"D": (2, 30, 60, 32.5)}
+    assert summary.loc["D", "total_spend"] == 95
+    assert summarise(kept, observation_end="2023-07-31")["total_spend"].iloc[0] == 190
+
+
+def test_refunds_default_policy(read_case):
+    log = read_case("refunds.csv")
+    summary = summarise(log, observation_end="2023-02-28", time_unit="day")
+    assert triples(summary) == {
+        "R1": (0, 0, 54, 0),
+        "R2": (0, 0, 56, 0),
+        "R3": (1, 15, 49, 42),
+    }
+    assert summary["total_spend"].to_dict() == {"R1": 100, "R2": 0, "R3": 67}
+
+
+def test_refunds_other_policies(read_case):
+    log = read_case("refunds.csv")
+    with pytest.raises(DataValidationError, match="3 rows have negative amounts"):
+        summarise(log, returns="fail")
+    with pytest.warns(DataWarning, match="3 rows have negative amounts.*left out"):
+        dropped = summarise(log, returns="drop", observation_end="2023-02-28")
+    # Without returns, R1's day of +60/-60 is a plain 60 purchase.
+    assert dropped.loc["R1", "frequency"] == 1
+    with pytest.raises(ConfigError, match="returns must be one of"):
+        purchase_periods(log, returns="keep")
+
+
+def test_text_amounts_name_the_line(read_case):
+    with pytest.raises(
+        DataValidationError, match=r"column 'amount': 1 values .* 'N/A' \(line 5\)"
+    ):
+        read_case("text-amounts.csv")
+    with pytest.warns(
+        DataWarning, match="'N/A' \\(line 5\\); those rows were left out"
+    ):
+        log = read_case("text-amounts.csv", invalid_amounts="drop")
+    summary = summarise(log, observation_end="2023-03-09", time_unit="day")
+    assert triples(summary) == {"S1": (1, 7, 8, 1250), "S2": (1, 7, 7, 7.25)}
+
+
+def test_decimal_comma_is_not_misread():
+    raw = pd.DataFrame(
+        {"customer_id": ["a"], "timestamp": ["2023-01-01"], "amount": ["12,5"]}
+    )
+    with pytest.raises(DataValidationError, match="'12,5'"):
+        prepare_transactions(raw)
+
+
+def test_customer_ids_stay_strings(read_case):
+    with pytest.warns(DataWarning, match=r"2 rows have no customer_id \(amount 55.00"):
+        log = read_case("customer-ids.csv")
+    summary = summarise(log, observation_end="2023-03-10", time_unit="day")
+    assert triples(summary) == {
+        "101": (1, 4, 9, 20),
+        "102": (0, 0, 8, 0),
+        "00123": (1, 4, 7, 18),
+        "123": (0, 0, 2, 0),
+    }
+
+
+def test_float_ids_lose_no_digits():
+    raw = pd.DataFrame(
+        {"customer_id": [123.0, 7.0], "timestamp": ["2023-01-01"] * 2, "amount": [1, 2]}
+    )
+    assert list(prepare_transactions(raw)["customer_id"]) == ["123", "7"]
+
+
+def test_week_boundaries_change_nothing(read_case):
+    log = read_case("week-boundaries.csv")
+    summary = summarise(log, observation_end="2021-02-28", time_unit="week")
+    assert triples(summary) == {
+        "W1": (1, 0.8571, 7.5714, 11),
+        "W2": (1, 0.1429, 7.0, 13),
+        "W3": (1, 0.8571, 7.8571, 15),
+    }
+
+
+def test_units_scale_and_months_are_stated(read_case):
+    log = read_case("week-boundaries.csv")
+    days = summarise(log, observation_end="2021-02-28", time_unit="day")
+    months = summarise(
+        log, observation_end="2021-02-28", time_unit="month", month_days=30
+    )
+    np.testing.assert_allclose(months["T"], days["T"] / 30)
+    with pytest.raises(ConfigError, match="'fortnight' is not supported"):
+        summarise(log, time_unit="fortnight")
+
+
+def test_holdout_spend_sums_same_day_orders(read_case):
+    log = read_case("holdout-spend.csv")
+    frame = calibration_and_holdout(
+        log, calibration_end="2022-05-31", observation_end="2022-06-30", time_unit="day"
+    )
+    row = frame.loc["M"]
+    assert (row["frequency"], row["recency"], row["T"], row["monetary_value"]) == (
+        1,
+        18,
+        29,
+        60,
+    )
+    assert row.frequency_holdout == 2
+    assert row.monetary_value_holdout == 60
+    assert row.spend_holdout == 120
+    assert row.duration_holdout == 30
+
+
+def test_customers_first_seen_in_holdout_are_counted():
+    raw = pd.DataFrame(
+        {
+            "customer_id": ["a", "a", "b"],
+            "timestamp": ["2023-01-01", "2023-02-10", "2023-02-05"],
+            "amount": [10, 20, 30],
+        }
+    )
+    frame = calibration_and_holdout(
+        prepare_transactions(raw), calibration_end="2023-01-31"
+    )
+    assert list(frame.index) == ["a"]
+    assert frame.attrs["n_new_in_holdout"] == 1
+
+
+def test_missing_column_names_the_mapping():
+    raw = pd.DataFrame({"cust": ["a"], "date": ["2023-01-01"], "value": ["1"]})
+    with pytest.raises(DataValidationError, match=r"amount \(from 'amount'\)"):
+        prepare_transactions(raw, columns={"customer_id": "cust", "timestamp": "date"})
+
+
+def test_timezone_aware_stamps_convert_to_business_zone():
+    raw = pd.DataFrame(
+        {
+            "customer_id": ["a", "a"],
+            "timestamp": ["2023-01-01T23:30:00+00:00", "2023-01-03T01:00:00+02:00"],
+            "amount": [1, 1],
+        }
+    )
+    log = prepare_transactions(raw, business_timezone="America/New_York")
+    assert list(log["timestamp"].dt.day) == [1, 2]
+
+
+def _naive_summary(log: pd.DataFrame, end: pd.Timestamp) -> pd.DataFrame:
+    """A per-customer loop, written independently of the vectorised code."""
+    rows = {}
+    for cid, group in log.groupby("customer_id"):
+        by_day = group.groupby(group["timestamp"].dt.normalize())["amount"].sum()
+        days = sorted(by_day.index)
+        first, last = days[0], days[-1]
+        repeat = [by_day[d] for d in days[1:]]
+        rows[cid] = {
+            "frequency": len(days) - 1,
+            "recency": (last - first).days / 7,
+            "T": (end - first).days / 7,
+            "monetary_value": float(np.mean(repeat)) if repeat else 0.0,
+        }
+    return pd.DataFrame.from_dict(rows, orient="index")
+
+
+def test_summary_matches_a_naive_loop_on_random_logs():
+    rng = np.random.default_rng(7)
+    n = 3000
+    log = pd.DataFrame(
+        {
+            "customer_id": rng.integers(0, 400, n).astype(str),
+            "timestamp": pd.Timestamp("2022-01-01")
+            + pd.to_timedelta(rng.integers(0, 200 * 24, n), unit="h"),
+            "amount": rng.gamma(2.0, 20.0, n).round(2),
+        }
+    )
+    log = prepare_transactions(log)
+    summary = summarise(log).sort_index()
+    expected = _naive_summary(log, log["timestamp"].max().normalize()).sort_index()
+    pd.testing.assert_frame_equal(
+        summary[expected.columns],
+        expected,
+        check_dtype=False,
+        check_names=False,
+        check_index_type=False,
+    )
+    assert ((summary["frequency"] == 0) | (summary["recency"] > 0)).all()
+    assert (summary["recency"] <= summary["T"]).all()
