@@ -7,6 +7,12 @@ units, horizons, discounting and CLV on top.
 
 from clvframe.models.bgnbd import BetaGeoModel
 from clvframe.models.gamma_gamma import GammaGammaModel
+from clvframe.models.mbgnbd import ModifiedBetaGeoModel
 from clvframe.models.paretonbd import ParetoNBDModel
 
-__all__ = ["BetaGeoModel", "GammaGammaModel", "ParetoNBDModel"]
+__all__ = [
+    "BetaGeoModel",
+    "GammaGammaModel",
+    "ModifiedBetaGeoModel",
+    "ParetoNBDModel",
+]
