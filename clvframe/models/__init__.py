@@ -5,12 +5,14 @@ whatever time unit the summary uses; the estimators of the framework add time
 units, horizons, discounting and CLV on top.
 """
 
+from clvframe.models.bgbb import BetaGeoBetaBinomModel
 from clvframe.models.bgnbd import BetaGeoModel
 from clvframe.models.gamma_gamma import GammaGammaModel
 from clvframe.models.mbgnbd import ModifiedBetaGeoModel
 from clvframe.models.paretonbd import ParetoNBDModel
 
 __all__ = [
+    "BetaGeoBetaBinomModel",
     "BetaGeoModel",
     "GammaGammaModel",
     "ModifiedBetaGeoModel",

@@ -182,7 +182,12 @@ class PurchaseModel(FittedParamsMixin):
             ConvergenceError: If the optimiser fails.
         """
         x, tx, t_end = check_summary(frequency, recency, T)
-        w = check_weights(weights, x.shape[0])
+        return self._fit_summary(x, tx, t_end, check_weights(weights, x.shape[0]))
+
+    def _fit_summary(
+        self, x: np.ndarray, tx: np.ndarray, t_end: np.ndarray, w: np.ndarray
+    ) -> Self:
+        """Compress a validated summary and fit on it."""
         (x, tx, t_end), w = compress_rows([x, tx, t_end], w)
         if not np.any(x > 0):
             raise IdentificationError(
