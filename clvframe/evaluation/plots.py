@@ -275,9 +275,18 @@ def plot_clv_distribution(
     figure = Figure(figsize=(9, 5), layout="constrained")
     ax = figure.subplots()
     if positive.size:
-        low, high = positive.min(), positive.max()
+        # A handful of near-zero forecasts would stretch a log axis over many
+        # empty decades: the first bin starts at the 0.5th percentile and holds
+        # everything below it.
+        low, high = np.quantile(positive, 0.005), positive.max()
         bins = np.geomspace(low, high * 1.0001 if high > low else low * 2, 40)
-        ax.hist(positive, bins=bins, color=ACTUAL_COLOR, alpha=0.85, label="customers")
+        ax.hist(
+            np.clip(positive, low, None),
+            bins=bins,
+            color=ACTUAL_COLOR,
+            alpha=0.85,
+            label="customers",
+        )
     ax.set_xscale("log")
     if n_nonpositive:
         ax.plot(

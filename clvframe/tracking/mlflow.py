@@ -89,12 +89,28 @@ def log_run(result: RunResult, pm: pluggy.PluginManager) -> str:
     """
     import mlflow
 
+    tracking = result.config.tracking
+    uri = resolve_tracking_uri(tracking.tracking_uri)
+    previous = os.environ.get("MLFLOW_TRACKING_URI")
+    mlflow.set_tracking_uri(uri)
+    try:
+        return _log(result, pm, uri)
+    finally:
+        # NB: set_tracking_uri also sets MLFLOW_TRACKING_URI, which child
+        # processes would inherit; leave the caller's environment as it was.
+        if previous is None:
+            os.environ.pop("MLFLOW_TRACKING_URI", None)
+        else:
+            os.environ["MLFLOW_TRACKING_URI"] = previous
+
+
+def _log(result: RunResult, pm: pluggy.PluginManager, uri: str) -> str:
+    import mlflow
+
     from clvframe.reporting import run_figures
     from clvframe.reporting import run_tables
 
     tracking = result.config.tracking
-    uri = resolve_tracking_uri(tracking.tracking_uri)
-    mlflow.set_tracking_uri(uri)
     experiment = mlflow.set_experiment(str(tracking.experiment))
     run_name = tracking.run_name or f"{result.config.estimator.name}"
     with mlflow.start_run(run_name=run_name) as run:
@@ -151,6 +167,8 @@ def _write_artifacts(
     if hasattr(result.estimator, "get_state"):
         state = result.estimator.get_state()
         (folder / "estimator_state.json").write_text(json.dumps(state, indent=2, default=str))
+    if callable(getattr(result.estimator, "artifacts", None)):
+        _write_estimator_artifacts(result, folder / "estimator")
     if figures or tables:
         from clvframe.evaluation.report import build_html_report
 
@@ -161,3 +179,44 @@ def _write_artifacts(
             figures,
         )
         (folder / "report.html").write_text(html)
+
+
+def _write_estimator_artifacts(result: RunResult, folder: Path) -> None:
+    """Write what the estimator's own ``artifacts(data)`` returns, and the model.
+
+    Any estimator may define ``artifacts(data) -> dict[str, DataFrame | Figure]``
+    (``data``: the data of the final fit); each table is written as
+    ``<name>.csv`` and each figure as ``<name>.png`` under ``estimator/``,
+    and the fitted estimator, as its ``save`` writes it, under
+    ``estimator/saved/``.
+
+    Raises:
+        PluginContractError: ``artifacts`` returned something else.
+    """
+    import pandas as pd
+
+    from clvframe.data.summary import CustomerData
+    from clvframe.errors import PluginContractError
+
+    options = result.config.data
+    data = CustomerData.from_transactions(
+        result.transactions,
+        observation_end=options.observation_end,
+        time_unit=str(options.time_unit),
+        grain=str(options.grain),
+        returns=str(options.returns),
+        month_days=float(options.month_days),
+    )
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, item in result.estimator.artifacts(data).items():
+        if isinstance(item, pd.DataFrame):
+            item.to_csv(folder / f"{name}.csv")
+        elif callable(getattr(item, "savefig", None)):
+            item.savefig(folder / f"{name}.png", dpi=110, bbox_inches="tight")
+        else:
+            raise PluginContractError(
+                f"estimator {result.estimator.name!r}: artifacts() returned "
+                f"{type(item).__name__} for {name!r}; return DataFrames and "
+                "matplotlib Figures only."
+            )
+    result.estimator.save(folder / "saved")
