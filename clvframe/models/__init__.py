@@ -10,6 +10,7 @@ from clvframe.models.bgnbd import BetaGeoModel
 from clvframe.models.gamma_gamma import GammaGammaModel
 from clvframe.models.mbgnbd import ModifiedBetaGeoModel
 from clvframe.models.paretonbd import ParetoNBDModel
+from clvframe.models.sbg import ShiftedBetaGeometricModel
 
 __all__ = [
     "BetaGeoBetaBinomModel",
@@ -17,4 +18,5 @@ __all__ = [
     "GammaGammaModel",
     "ModifiedBetaGeoModel",
     "ParetoNBDModel",
+    "ShiftedBetaGeometricModel",
 ]
