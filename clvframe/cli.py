@@ -21,6 +21,7 @@ from rich.table import Table
 from clvframe.errors import ClvframeError
 
 console = Console()
+err_console = Console(stderr=True)
 logger = logging.getLogger(__name__)
 
 _HEADLINE_METRICS = (
@@ -105,7 +106,7 @@ def print_summary(result: Any) -> None:
         f"{cfg.forecast.discount_rate:.0%} a {cfg.forecast.discount_period}.",
         highlight=False,
     )
-    if result.metrics:
+    if result.metrics and result.holdout is not None:
         table = Table(
             title=(
                 f"Holdout after {info['calibration_end']} "
@@ -122,6 +123,12 @@ def print_summary(result: Any) -> None:
         console.print(table)
     if result.segment_table is not None:
         console.print(_segment_rich_table(result.segment_table))
+    from clvframe.acquisition import acquisition_renderables
+
+    for renderable in acquisition_renderables(result):
+        console.print(renderable)
+    for line in info.get("exports", []):
+        console.print(f"Exported {line}", highlight=False)
     if result.run_id:
         console.print(
             f"Tracked as run [bold]{result.run_id}[/] in {result.tracking_uri}\n"
@@ -134,27 +141,34 @@ def print_summary(result: Any) -> None:
 
 
 def _segment_rich_table(frame: Any) -> Table:
-    table = Table(title="Value by segment (predicted CLV over the horizon)", title_justify="left")
+    table = Table(
+        title="Value by segment: historic CLV (spend to date x margin) beside "
+        "predicted CLV (over the horizon)",
+        title_justify="left",
+    )
     table.add_column("segment")
     columns = [
-        ("customers", "{:,.0f}"),
-        ("share_of_customers", "{:.1%}"),
-        ("total_clv", "{:,.0f}"),
-        ("mean_clv", "{:,.2f}"),
-        ("share_of_value", "{:.1%}"),
-        ("mean_historic_clv", "{:,.2f}"),
-        ("mean_p_alive", "{:.3f}"),
+        ("customers", "{:,.0f}", "customers"),
+        ("share_of_customers", "{:.1%}", "% cust."),
+        ("total_historic_clv", "{:,.0f}", "historic total"),
+        ("total_clv", "{:,.0f}", "predicted total"),
+        ("mean_historic_clv", "{:,.2f}", "historic mean"),
+        ("mean_clv", "{:,.2f}", "predicted mean"),
+        ("share_of_value", "{:.1%}", "% of predicted"),
+        ("mean_p_alive", "{:.3f}", "P(alive)"),
     ]
-    present = [(c, f) for c, f in columns if c in frame.columns]
-    for column, _ in present:
-        table.add_column(column.replace("_", " "), justify="right")
+    present = [(c, f, h) for c, f, h in columns if c in frame.columns]
+    for _, _, header in present:
+        table.add_column(header, justify="right")
     for segment, row in frame.iterrows():
-        table.add_row(str(segment), *(fmt.format(row[c]) for c, fmt in present))
+        table.add_row(str(segment), *(fmt.format(row[c]) for c, fmt, _ in present))
     return table
 
 
 @main.command()
-@click.option("--no-autoload", is_flag=True, help="Skip installed (entry-point) plugins.")
+@click.option(
+    "--no-autoload", is_flag=True, help="Skip installed (entry-point) plugins."
+)
 def plugins(no_autoload: bool) -> None:
     """List registered loaders, estimators, spend models and segmenters."""
     from clvframe._plugins import build_registry
@@ -176,6 +190,116 @@ def plugins(no_autoload: bool) -> None:
             component.summary,
         )
     console.print(table)
+
+
+@main.command()
+@click.option("--experiment", "-e", default="clvframe", show_default=True)
+@click.option(
+    "--tracking-uri",
+    default=None,
+    help="MLflow store; default: MLFLOW_TRACKING_URI, else ./mlflow.db.",
+)
+@click.option("--sort-by", "-s", default="holdout_spend_mae", show_default=True)
+@click.option(
+    "--metric",
+    "-m",
+    "metrics",
+    multiple=True,
+    help="Metric column to show (repeatable); default: the main holdout metrics.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "markdown", "csv"]),
+    default="table",
+    show_default=True,
+)
+@click.option(
+    "--output", "-o", type=click.Path(dir_okay=False), help="Write the table here."
+)
+@click.option(
+    "--plot", type=click.Path(dir_okay=False), help="Draw the metrics to this PNG."
+)
+def compare(
+    experiment: str,
+    tracking_uri: str | None,
+    sort_by: str,
+    metrics: tuple[str, ...],
+    fmt: str,
+    output: str | None,
+    plot: str | None,
+) -> None:
+    """Compare the runs of an experiment side by side, best first.
+
+    \b
+    Examples:
+      clvframe run -m estimator=historic,bgnbd,paretonbd
+      clvframe compare
+      clvframe compare --sort-by holdout_gini --format markdown -o compare.md
+    """
+    from clvframe.evaluation.compare import best_per_column
+    from clvframe.evaluation.compare import compare_runs
+    from clvframe.evaluation.compare import format_table
+    from clvframe.tracking.mlflow import resolve_tracking_uri
+
+    try:
+        table = compare_runs(
+            experiment,
+            resolve_tracking_uri(tracking_uri),
+            sort_by=sort_by,
+            metrics=list(metrics) or None,
+        )
+    except ClvframeError as err:
+        console.print(f"[bold red]error:[/] {err}", highlight=False)
+        raise SystemExit(2) from None
+    if fmt == "table":
+        console.print(_compare_rich_table(table, best_per_column(table), sort_by))
+    else:
+        text = format_table(table, fmt="markdown" if fmt == "markdown" else "csv")
+        if output is None:
+            click.echo(text)
+    if output is not None:
+        text = format_table(table, fmt="csv" if output.endswith(".csv") else "markdown")
+        with open(output, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        err_console.print(f"Wrote {output}")
+    if plot is not None:
+        from clvframe.evaluation.plots import plot_metrics_comparison
+
+        shown = [c for c in table.columns if c.startswith(("holdout_", "fit_"))]
+        plot_metrics_comparison(table, shown[:6]).savefig(
+            plot, dpi=110, bbox_inches="tight"
+        )
+        err_console.print(f"Wrote {plot}")
+
+
+def _number(value: float) -> str:
+    return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.4g}"
+
+
+def _compare_rich_table(frame: Any, best: dict[str, Any], sort_by: str) -> Table:
+    table = Table(title=f"Runs, best first by {sort_by} (best per column in bold)")
+    table.add_column("run")
+    # Settings stay in the Markdown and CSV output; the terminal shows metrics.
+    frame = frame[
+        [
+            c
+            for c in frame.columns
+            if c in ("run_name", "estimator") or c.startswith(("holdout_", "fit_"))
+        ]
+    ]
+    for column in frame.columns:
+        table.add_column(
+            column.replace("holdout_", "").replace("_", " "), justify="right"
+        )
+    for run_id, row in frame.iterrows():
+        cells = []
+        for column in frame.columns:
+            value = row[column]
+            text = _number(value) if isinstance(value, float) else str(value)
+            cells.append(f"[bold]{text}[/]" if best.get(column) == run_id else text)
+        table.add_row(str(run_id), *cells)
+    return table
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -18,12 +18,19 @@ import pandas as pd
 
 from clvframe.data.summary import CustomerData
 from clvframe.data.summary import check_summary
+from clvframe.data.units import unit_days
+from clvframe.errors import ConfigError
+from clvframe.errors import NotFittedError
 from clvframe.estimators.base import CLVEstimator
 from clvframe.estimators.base import check_is_fitted
 from clvframe.estimators.spend import GammaGammaSpend
 from clvframe.estimators.spend import SpendModel
+from clvframe.estimators.valuation import Valuation
+from clvframe.estimators.valuation import discounted_value
 from clvframe.hooks import hookimpl
 from clvframe.models.bgnbd import BetaGeoModel
+from clvframe.models.mbgnbd import ModifiedBetaGeoModel
+from clvframe.models.paretonbd import ParetoNBDModel
 
 logger = logging.getLogger(__name__)
 
@@ -106,6 +113,105 @@ class PurchaseModelEstimator(CLVEstimator):
         check_is_fitted(self)
         return np.asarray(self.model_.expected_purchases_new(t), dtype="float64")
 
+    def population_mean_spend(self) -> float:
+        """Expected spend per purchase of a customer with no history.
+
+        This is what the spend model predicts for frequency 0: ``p v / (q - 1)``
+        for Gamma-Gamma, the mean repeat amount for the ``mean`` spend model.
+
+        Raises:
+            NotFittedError: The spend model was not fitted (the estimator was
+                fitted on a summary without ``monetary_value``).
+        """
+        check_is_fitted(self)
+        probe = pd.DataFrame({"frequency": [0], "monetary_value": [0.0]})
+        try:
+            spend = self.spend_model_.expected_spend(probe)
+        except NotFittedError as err:
+            raise NotFittedError(
+                f"{self.name}: the spend model is not fitted, so a new customer's "
+                "spend is unknown; fit on a summary with monetary_value."
+            ) from err
+        return float(np.asarray(spend, dtype="float64")[0])
+
+    def new_customer_clv(
+        self,
+        horizon: float,
+        horizon_unit: str | None = None,
+        valuation: Valuation | None = None,
+    ) -> float:
+        """Expected CLV of a newly acquired customer over ``horizon``.
+
+        Convention: the customer is acquired by a first purchase at time 0 and
+        the horizon runs from that purchase. With ``m`` the population mean
+        spend per purchase (:meth:`population_mean_spend`), ``E[X(t)]`` the
+        model's expected repeat purchases by ``t`` of a customer who first
+        bought at 0 (``model_.expected_purchases_new``), and ``t_1 < ... < t_K``
+        the ends of the discount steps (the last one cut at the horizon)::
+
+            value = m * margin
+                  + sum_k (E[X(t_k)] - E[X(t_(k-1))]) * m * margin * d_k
+
+        where ``E[X(t_0)] = 0`` and ``d_k`` is the discount factor at ``t_k``
+        (exactly as for existing customers; see
+        :mod:`clvframe.estimators.valuation`). The first purchase is paid at
+        acquisition, so it carries the margin but no discount.
+
+        Args:
+            horizon: Length of the forecast after acquisition.
+            horizon_unit: Unit of ``horizon``; the model's own unit by default.
+            valuation: Margin and discounting (no margin cut, 10% a year,
+                monthly steps, by default).
+
+        Returns:
+            The expected value, in the currency of the amounts.
+
+        Raises:
+            ConfigError: The horizon is not positive or a unit is unknown.
+        """
+        check_is_fitted(self)
+        valuation = (valuation or Valuation()).check()
+        month_days = valuation.month_days
+        model_days = unit_days(self.time_unit_, month_days=month_days)
+        horizon_days = float(horizon) * unit_days(
+            horizon_unit or self.time_unit_, month_days=month_days
+        )
+        if not horizon_days > 0:
+            raise ConfigError(f"forecast.horizon must be positive; got {horizon!r}.")
+        spend = self.population_mean_spend()
+        repeat = discounted_value(
+            lambda t: self.expected_purchases_new(np.array([t])),
+            np.array([spend]),
+            horizon_days=horizon_days,
+            unit_length_days=model_days,
+            valuation=valuation,
+        )
+        return float(spend * valuation.margin + repeat[0])
+
+    def max_acquisition_cost(
+        self,
+        horizon: float,
+        horizon_unit: str | None = None,
+        valuation: Valuation | None = None,
+        target_ratio: float = 3.0,
+    ) -> float:
+        """The most to spend on acquiring one customer at a CLV-to-cost target.
+
+        ``new_customer_clv(horizon, horizon_unit, valuation) / target_ratio``:
+        with the usual target of 3, a new customer must be worth three times
+        what it cost to win.
+
+        Raises:
+            ConfigError: ``target_ratio`` is not a positive number.
+        """
+        if not (isinstance(target_ratio, int | float) and target_ratio > 0):
+            raise ConfigError(
+                f"acquisition.target_ratio: must be a number > 0 (3 means CLV is "
+                f"three times the acquisition cost); got {target_ratio!r}."
+            )
+        clv = self.new_customer_clv(horizon, horizon_unit, valuation)
+        return clv / float(target_ratio)
+
     def get_state(self) -> dict[str, Any]:
         """Fitted state as plain data (JSON-serialisable)."""
         check_is_fitted(self)
@@ -153,7 +259,21 @@ class BetaGeoEstimator(PurchaseModelEstimator):
     model_cls = BetaGeoModel
 
 
+class ParetoNBDEstimator(PurchaseModelEstimator):
+    """Pareto/NBD (Schmittlein, Morrison and Colombo, 1987) with a spend model."""
+
+    name = "paretonbd"
+    model_cls = ParetoNBDModel
+
+
+class ModifiedBetaGeoEstimator(PurchaseModelEstimator):
+    """MBG/NBD (Batislam, Denizel and Filiztekin, 2007) with a spend model."""
+
+    name = "mbgnbd"
+    model_cls = ModifiedBetaGeoModel
+
+
 @hookimpl
 def clvframe_register_estimators() -> list[type[CLVEstimator]]:
     """Register the built-in probabilistic estimators."""
-    return [BetaGeoEstimator]
+    return [BetaGeoEstimator, ParetoNBDEstimator, ModifiedBetaGeoEstimator]

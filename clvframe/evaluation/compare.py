@@ -81,6 +81,7 @@ DEFAULT_METRICS = (
     "holdout_top_decile_lift",
     "holdout_spend_spearman",
     "holdout_churn_auc",
+    "holdout_repurchase_auc",
     "fit_bic",
 )
 """Metrics shown by :func:`compare_runs` when none are asked for (if logged)."""
