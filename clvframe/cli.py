@@ -19,6 +19,7 @@ from rich.logging import RichHandler
 from rich.table import Table
 
 from clvframe.errors import ClvframeError
+from clvframe.serving.cli import COMMANDS as SERVING_COMMANDS
 
 console = Console()
 err_console = Console(stderr=True)
@@ -300,6 +301,10 @@ def _compare_rich_table(frame: Any, best: dict[str, Any], sort_by: str) -> Table
             cells.append(f"[bold]{text}[/]" if best.get(column) == run_id else text)
         table.add_row(str(run_id), *cells)
     return table
+
+
+for _command in SERVING_COMMANDS:
+    main.add_command(_command)
 
 
 if __name__ == "__main__":  # pragma: no cover

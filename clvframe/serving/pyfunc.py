@@ -14,9 +14,12 @@ settings are a JSON document. ``mlflow`` is imported inside the functions.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.metadata
 import logging
 import tempfile
+import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 from typing import Any
@@ -55,7 +58,7 @@ def log_model(result: RunResult) -> str:
     """
     import mlflow
 
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, _quiet_mlflow():
         package = _package(result, Path(tmp))
         info = mlflow.pyfunc.log_model(name=MODEL_ARTIFACT_NAME, **package)
     mlflow.set_tag(MODEL_URI_TAG, info.model_uri)
@@ -75,7 +78,7 @@ def save_model(result: RunResult, path: str | Path) -> Path:
     import mlflow
 
     target = Path(path)
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, _quiet_mlflow():
         package = _package(result, Path(tmp))
         mlflow.pyfunc.save_model(path=str(target), **package)
     return target
@@ -149,6 +152,17 @@ def build_signature(output: pd.DataFrame, params: dict[str, Any]) -> ModelSignat
 
     inferred = infer_signature(model_output=output, params=params)
     return ModelSignature(inputs=None, outputs=inferred.outputs, params=inferred.params)
+
+
+@contextlib.contextmanager
+def _quiet_mlflow() -> Iterator[None]:
+    """Silence MLflow's advice that does not apply to these models."""
+    with warnings.catch_warnings():
+        # The integer output column (frequency) never holds missing values.
+        warnings.filterwarnings("ignore", message="Hint: Inferred schema contains")
+        # The signature is given; predict's input is a log, not a type hint.
+        warnings.filterwarnings("ignore", message=".*Add type hints to the `predict`")
+        yield
 
 
 def _observation_end(result: RunResult) -> pd.Timestamp:
