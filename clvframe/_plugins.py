@@ -35,6 +35,7 @@ BUILTIN_PLUGINS = (
     "clvframe.loaders.synthetic",
     "clvframe.estimators.historic",
     "clvframe.estimators.probabilistic",
+    "clvframe.estimators.discrete",
     "clvframe.estimators.gbm",
     "clvframe.estimators.spend",
     "clvframe.segmenters.tiers",

@@ -51,7 +51,9 @@ def read_saved_estimator(directory: str | Path) -> dict[str, Any]:
     try:
         document = json.loads(path.read_text())
     except (OSError, json.JSONDecodeError) as err:
-        raise DataValidationError(f"{path}: not a saved clvframe estimator ({err}).") from err
+        raise DataValidationError(
+            f"{path}: not a saved clvframe estimator ({err})."
+        ) from err
     if not isinstance(document, dict) or document.get("format") != STATE_FORMAT:
         raise DataValidationError(f"{path}: not a saved clvframe estimator (format).")
     return document
@@ -60,7 +62,9 @@ def read_saved_estimator(directory: str | Path) -> dict[str, Any]:
 def _plain_params(params: dict[str, Any]) -> dict[str, Any]:
     """Parameters that are plain data; components are saved by their state."""
     return {
-        k: v for k, v in params.items() if v is None or isinstance(v, (str, int, float, bool, list, dict))
+        k: v
+        for k, v in params.items()
+        if v is None or isinstance(v, (str, int, float, bool, list, dict))
     }
 
 
@@ -118,7 +122,7 @@ class CLVEstimator(Component):
 
     def predict(
         self,
-        data: CustomerData,
+        data: CustomerData | pd.DataFrame,
         *,
         horizon: float,
         horizon_unit: str | None = None,
@@ -127,7 +131,9 @@ class CLVEstimator(Component):
         """Forecast each customer over a horizon.
 
         Args:
-            data: The customers to score, summarised up to the scoring date.
+            data: The customers to score, summarised up to the scoring date;
+                a bare summary frame is taken to be in the model's time unit
+                unless its ``attrs["time_unit"]`` says otherwise.
             horizon: Length of the forecast.
             horizon_unit: Unit of ``horizon``; the model's own unit by default.
             valuation: Margin and discounting for the ``clv`` column.
@@ -141,6 +147,9 @@ class CLVEstimator(Component):
         """
         check_is_fitted(self)
         valuation = (valuation or Valuation()).check()
+        if isinstance(data, pd.DataFrame):
+            unit = str(data.attrs.get("time_unit", self.time_unit_))
+            data = CustomerData(summary=data, time_unit=unit)
         summary = self._summary_in_model_unit(data)
         month_days = valuation.month_days
         model_days = unit_days(self.time_unit_, month_days=month_days)
@@ -223,5 +232,9 @@ class CLVEstimator(Component):
         summary = data.summary
         if data.time_unit == self.time_unit_:
             return summary
-        factor = data.unit_days() / unit_days(self.time_unit_, month_days=data.month_days)
-        return summary.assign(recency=summary["recency"] * factor, T=summary["T"] * factor)
+        factor = data.unit_days() / unit_days(
+            self.time_unit_, month_days=data.month_days
+        )
+        return summary.assign(
+            recency=summary["recency"] * factor, T=summary["T"] * factor
+        )
