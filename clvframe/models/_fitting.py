@@ -130,7 +130,7 @@ def maximise_likelihood(
         bounds=bounds,
         options={"maxiter": max_iter, "ftol": tol, "gtol": 1e-9},
     )
-    phi = _newton_polish(objective, result.x, bounds)
+    phi, hessian = _newton_polish(objective, result.x, bounds)
     value, gradient = objective(phi)
     at_bound = _at_bound(phi, bounds)
     # A coordinate pinned at its bound has a non-zero gradient by design.
@@ -152,7 +152,9 @@ def maximise_likelihood(
 
     ll, _ = loglik(theta)
     log_likelihood = float(weights @ ll)
-    standard_errors = _standard_errors(objective, phi, total_weight, penalizer, bounds)
+    if hessian is None:
+        hessian = _numeric_hessian(objective, phi)
+    standard_errors = _standard_errors(hessian, phi, total_weight, penalizer, bounds)
     _warn_boundary(model_name, param_names, theta, standard_errors)
     logger.info(
         "Fitted %s: %s, log-likelihood %.4f",
@@ -195,7 +197,7 @@ def _newton_polish(
     phi: np.ndarray,
     bounds: Sequence[tuple[float, float]],
     max_steps: int = 25,
-) -> np.ndarray:
+) -> tuple[np.ndarray, np.ndarray | None]:
     """Refine a quasi-Newton optimum with damped Newton steps.
 
     L-BFGS-B stops on a relative change of the objective, which on a flat
@@ -204,12 +206,16 @@ def _newton_polish(
     gradient reach the optimum to machine precision. Coordinates at a bound
     and an indefinite Hessian end the polish: that is the caller's boundary
     case, not something Newton can improve.
+
+    Returns:
+        The refined log-parameters, and the Hessian there when the last
+        Newton step was too small to change it (else None).
     """
     low = np.array([b[0] for b in bounds])
     high = np.array([b[1] for b in bounds])
     value, gradient = objective(phi)
     for _ in range(max_steps):
-        if np.max(np.abs(gradient)) < 1e-12 or np.any(_at_bound(phi, bounds)):
+        if np.any(_at_bound(phi, bounds)):
             break
         hessian = _numeric_hessian(objective, phi)
         eigenvalues = np.linalg.eigvalsh(hessian)
@@ -227,14 +233,19 @@ def _newton_polish(
         if not accepted:
             break
         improvement = value - new_value
+        moved = float(np.max(np.abs(candidate - phi)))
         phi, value, gradient = candidate, new_value, new_gradient
+        # A step of 1e-7 in log-parameters leaves the Hessian as it was (to
+        # the accuracy of the differences), so it serves the standard errors.
+        if moved < 1e-7:
+            return phi, hessian
         if improvement <= 0:
             break
-    return phi
+    return phi, None
 
 
 def _standard_errors(
-    objective: Callable[[np.ndarray], tuple[float, np.ndarray]],
+    hessian: np.ndarray,
     phi: np.ndarray,
     total_weight: float,
     penalizer: float,
@@ -250,9 +261,7 @@ def _standard_errors(
     k = phi.size
     theta = np.exp(phi)
     # Undo the mean and the penalty: information of the summed log-likelihood.
-    information = (_numeric_hessian(objective, phi) - 2 * penalizer * np.eye(k)) * (
-        total_weight
-    )
+    information = (hessian - 2 * penalizer * np.eye(k)) * total_weight
     eigenvalues, vectors = np.linalg.eigh(information)
     scale = max(abs(eigenvalues[-1]), 1e-300)
     good = eigenvalues > 1e-10 * scale

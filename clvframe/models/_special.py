@@ -89,8 +89,11 @@ def nbd_sf(n: np.ndarray, k: np.ndarray, scale: np.ndarray, t: np.ndarray):
     return stats.nbinom.sf(n, k, scale / (scale + t))
 
 
-#: Terms of the 2F1(1, b; c; z) series evaluated per block of the loop.
-_BLOCK = 64
+#: Terms of the 2F1(1, b; c; z) series in the first block of the loop; each
+#: later block, for the rows still unconverged, is twice as long. Most
+#: rows of a fit have small z and finish within the first block.
+_FIRST_BLOCK = 8
+
 #: The series stops once its remainder is below this fraction of its sum.
 _SERIES_RTOL = 1e-17
 #: Cap on the number of series terms. Only z within about 1e-3 of 1 (rates
@@ -135,8 +138,9 @@ def log_hyp2f1_unit_a(
     tail_factor = z / np.maximum(1 - z, 1e-300)
     active = np.flatnonzero(z > 0)
     k0 = 0
-    j = np.arange(_BLOCK, dtype=np.float64)
+    block = _FIRST_BLOCK
     while active.size and k0 < _MAX_TERMS:
+        j = np.arange(block, dtype=np.float64)
         bj = b[active, None] + k0 + j
         cj = c[active, None] + k0 + j
         ratio = bj / cj * z[active, None]
@@ -156,7 +160,8 @@ def log_hyp2f1_unit_a(
         sum_c[active] = sc[:, -1]
         done = term[active] * tail_factor[active] <= _SERIES_RTOL * total[active]
         active = active[~done]
-        k0 += _BLOCK
+        k0 += block
+        block = min(2 * block, 4096)
     if active.size:
         ratio = (b[active] + k0) / (c[active] + k0) * z[active]
         tail = term[active] * ratio / (1 - ratio)

@@ -202,6 +202,31 @@ def _log_term(
     return value, grad
 
 
+def _unique_log_term(
+    r: float,
+    alpha: float,
+    s: float,
+    beta: float,
+    x: np.ndarray,
+    t: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_log_term`, evaluated once for all rows with x = 0 and t = 0.
+
+    Every customer without repeat purchases has t_x = 0, the argument whose
+    series converges slowest; they share one value.
+    """
+    origin = (x == 0) & (t == 0)
+    if np.count_nonzero(origin) < 2:
+        return _log_term(r, alpha, s, beta, x, t)
+    rest = ~origin
+    value = np.empty(x.shape[0])
+    grad = np.empty((x.shape[0], 4))
+    value[rest], grad[rest] = _log_term(r, alpha, s, beta, x[rest], t[rest])
+    one_value, one_grad = _log_term(r, alpha, s, beta, x[:1] * 0, t[:1] * 0)
+    value[origin], grad[origin] = one_value[0], one_grad[0]
+    return value, grad
+
+
 def _likelihood_parts(
     r: float,
     alpha: float,
@@ -229,8 +254,8 @@ def _likelihood_parts(
             -s / (beta + T),
         ]
     )
-    log_e2, g2 = _log_term(r, alpha, s, beta, x, tx)
-    log_e3, g3 = _log_term(r, alpha, s, beta, x, T)
+    log_e2, g2 = _unique_log_term(r, alpha, s, beta, x, tx)
+    log_e3, g3 = _unique_log_term(r, alpha, s, beta, x, T)
     log_pos = np.logaddexp(log_e1, log_k + log_e2)
     # e2 >= e3 because t_x <= T; rounding can make them cross when t_x == T.
     ratio = np.minimum(np.exp(log_k + log_e3 - log_pos), 1.0)
