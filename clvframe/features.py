@@ -142,17 +142,27 @@ def _check_explicit(
 
 
 def _column_kind(values: pd.Series) -> str | None:
+    """``"numeric"``, ``"categorical"`` or ``None`` (cannot be aggregated).
+
+    Text that reads entirely as numbers (a CSV read as text) is numeric.
+    """
     dtype = values.dtype
     if pd.api.types.is_bool_dtype(dtype) or (
         pd.api.types.is_numeric_dtype(dtype)
         and not pd.api.types.is_complex_dtype(dtype)
     ):
         return "numeric"
-    if isinstance(dtype, pd.CategoricalDtype) or pd.api.types.is_string_dtype(dtype):
+    if not (
+        isinstance(dtype, pd.CategoricalDtype)
+        or pd.api.types.is_string_dtype(dtype)
+        or pd.api.types.is_object_dtype(dtype)
+    ):
+        return None
+    present = values.dropna()
+    if isinstance(dtype, pd.CategoricalDtype) or present.empty:
         return "categorical"
-    if pd.api.types.is_object_dtype(dtype):
-        return "categorical"
-    return None
+    parsed = pd.to_numeric(present.astype(str).str.strip(), errors="coerce")
+    return "numeric" if parsed.notna().all() else "categorical"
 
 
 def choose_levels(
@@ -402,7 +412,7 @@ def _row_features(
                 f"model was trained with it. The log has {list(kept.columns)}."
             )
         values = kept[column]
-        if _column_kind(values) == "numeric":
+        if set(aggregations) <= set(NUMERIC_AGGREGATIONS):
             columns.update(_numeric(column, values, codes, n_customers, aggregations))
         else:
             known = list(levels.get(column, []))
@@ -428,6 +438,8 @@ def _numeric(
     n_customers: int,
     aggregations: Sequence[str],
 ) -> dict[str, np.ndarray]:
+    if not pd.api.types.is_numeric_dtype(values.dtype):
+        values = pd.to_numeric(values.astype(str).str.strip(), errors="coerce")
     numbers = values.to_numpy(dtype="float64", na_value=np.nan)
     present = ~np.isnan(numbers)
     total = np.bincount(codes[present], weights=numbers[present], minlength=n_customers)

@@ -110,8 +110,10 @@ class LightGBMEstimator(CLVEstimator):
         min_history: Time between the first day of the log and the earliest
             cutoff.
         objective: ``"tweedie"`` (spend: Tweedie, purchases: Poisson) or
-            ``"log_regression"`` (least squares on ``log1p``, with Duan's
-            smearing to return to the scale of the labels).
+            ``"log_regression"`` (least squares on ``log1p``; ``expm1`` of
+            the prediction is then rescaled so that its mean matches the mean
+            label of the validation slice, as the exponential of a mean log
+            falls short of the mean).
         tweedie_variance_power: Tweedie power, between 1 and 2.
         learning_rate: LightGBM's learning rate.
         num_leaves: Leaves per tree.
@@ -479,7 +481,7 @@ class LightGBMEstimator(CLVEstimator):
         self.n_examples_ = {str(c.date()): len(examples[c][0]) for c in plan.cutoffs}
         self.boosters_: dict[str, lightgbm.Booster] = {}
         self.best_iterations_: dict[str, int] = {}
-        self.smearing_: dict[str, float] = {}
+        self.scale_factors_: dict[str, float] = {}
         all_x, all_labels = matrix(plan.cutoffs)
         if plan.validation is not None:
             train_x, train_labels = matrix(plan.training_cutoffs())
@@ -487,7 +489,7 @@ class LightGBMEstimator(CLVEstimator):
         for role in ROLES:
             params = self._booster_params(role)
             rounds = int(self.num_rounds)
-            residual_x, residual_y = all_x, self._target(role, all_labels)
+            factor_x, factor_labels = all_x, all_labels
             if plan.validation is not None:
                 train = lgb.Dataset(
                     train_x,
@@ -511,7 +513,11 @@ class LightGBMEstimator(CLVEstimator):
                     ],
                 )
                 rounds = int(booster.best_iteration or booster.current_iteration())
-                residual_x, residual_y = valid_x, self._target(role, valid_labels)
+                if self.objective == "log_regression" and role != "repurchase":
+                    # Out of sample: the early-stopped model on the validation slice.
+                    self.scale_factors_[role] = _mean_ratio(
+                        valid_labels[role], booster.predict(valid_x)
+                    )
                 if not self.refit_on_all_cutoffs:
                     booster = lgb.Booster(model_str=booster.model_to_string())
             if plan.validation is None or self.refit_on_all_cutoffs:
@@ -524,9 +530,14 @@ class LightGBMEstimator(CLVEstimator):
             # Rebuilt from its text, so a saved and reloaded model predicts the same.
             self.boosters_[role] = lgb.Booster(model_str=booster.model_to_string())
             self.best_iterations_[role] = rounds
-            if self.objective == "log_regression" and role != "repurchase":
-                raw = self.boosters_[role].predict(residual_x)
-                self.smearing_[role] = float(np.mean(np.exp(residual_y - raw)))
+            if (
+                self.objective == "log_regression"
+                and role != "repurchase"
+                and role not in self.scale_factors_
+            ):
+                self.scale_factors_[role] = _mean_ratio(
+                    factor_labels[role], self.boosters_[role].predict(factor_x)
+                )
         self.training_summary_ = pd.DataFrame(
             {
                 "cutoff": [str(c.date()) for c in plan.cutoffs],
@@ -625,7 +636,7 @@ class LightGBMEstimator(CLVEstimator):
         for role in ROLES:
             raw = self.boosters_[role].predict(x)
             if role != "repurchase" and self.objective == "log_regression":
-                raw = np.clip(np.exp(raw) * self.smearing_[role] - 1.0, 0.0, None)
+                raw = np.clip(np.expm1(raw), 0.0, None) * self.scale_factors_[role]
             out[role] = np.asarray(raw, dtype="float64")
         return out
 
@@ -836,7 +847,7 @@ class LightGBMEstimator(CLVEstimator):
             "validation_cutoff": self.validation_cutoff_,
             "n_examples": dict(self.n_examples_),
             "best_iterations": dict(self.best_iterations_),
-            "smearing": dict(self.smearing_),
+            "scale_factors": dict(self.scale_factors_),
             "n_customers": self.n_customers_,
             "training": self.training_summary_.to_dict(orient="list"),
             "models": dict(MODEL_FILES),
@@ -884,7 +895,7 @@ class LightGBMEstimator(CLVEstimator):
         self.validation_cutoff_ = state["validation_cutoff"]
         self.n_examples_ = dict(state["n_examples"])
         self.best_iterations_ = {k: int(v) for k, v in state["best_iterations"].items()}
-        self.smearing_ = {k: float(v) for k, v in state["smearing"].items()}
+        self.scale_factors_ = {k: float(v) for k, v in state["scale_factors"].items()}
         self.n_customers_ = int(state.get("n_customers", 0))
         self.training_summary_ = pd.DataFrame(state.get("training", {}))
         self.stack_estimator_ = None
@@ -960,6 +971,12 @@ def _log_of(data: CustomerData, action: str) -> tuple[pd.DataFrame, pd.Timestamp
     if end is None:
         end = log["timestamp"].max()
     return rows_up_to(log, end)
+
+
+def _mean_ratio(labels: pd.Series, raw: np.ndarray) -> float:
+    """Mean label over mean ``expm1`` prediction (1 when that mean is 0)."""
+    predicted = float(np.mean(np.clip(np.expm1(raw), 0.0, None)))
+    return float(labels.mean()) / predicted if predicted > 0 else 1.0
 
 
 def _rfm_data(features: pd.DataFrame, time_unit: str) -> CustomerData:
