@@ -39,14 +39,21 @@ BUILTIN_PLUGINS = (
     "clvframe.estimators.gbm",
     "clvframe.estimators.spend",
     "clvframe.segmenters.tiers",
+    "clvframe.segmenters.rfm",
+    "clvframe.segmenters.combined",
+    "clvframe.exporters.csv",
+    "clvframe.exporters.parquet",
+    "clvframe.exporters.sql",
+    "clvframe.exporters.runner",
 )
 BUILTIN_ORIGIN = "built-in"
-KINDS = ("loader", "estimator", "spend_model", "segmenter")
+KINDS = ("loader", "estimator", "spend_model", "segmenter", "exporter")
 _HOOK_FOR_KIND = {
     "loader": "clvframe_register_loaders",
     "estimator": "clvframe_register_estimators",
     "spend_model": "clvframe_register_spend_models",
     "segmenter": "clvframe_register_segmenters",
+    "exporter": "clvframe_register_exporters",
 }
 
 logger = logging.getLogger(__name__)

@@ -22,6 +22,7 @@ from omegaconf import OmegaConf
 
 from clvframe._plugins import ComponentRegistry
 from clvframe._plugins import build_plugin_manager
+from clvframe.acquisition import add_acquisition_budget
 from clvframe.config.compose import compose_config
 from clvframe.config.compose import validate_run_config
 from clvframe.data.summary import CustomerData
@@ -55,6 +56,8 @@ class RunResult:
         tracking_uri: Where the run was tracked.
         experiment_id: The MLflow experiment of the run.
         info: Counts and timings worth reporting.
+        tables: Further tables to log, by name (the acquisition cohorts).
+        registry: The components the run could choose from (for exporters).
     """
 
     config: DictConfig
@@ -70,6 +73,8 @@ class RunResult:
     tracking_uri: str | None = None
     experiment_id: str | None = None
     info: dict[str, Any] = field(default_factory=dict)
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    registry: ComponentRegistry | None = None
 
 
 def valuation_from_config(cfg: DictConfig) -> Valuation:
@@ -240,7 +245,9 @@ def run_experiment(
         transactions=transactions,
         segmenter=segmenter,
         info=info,
+        registry=registry,
     )
+    add_acquisition_budget(result)
     if cfg.tracking.enabled if track is None else track:
         from clvframe.tracking.mlflow import log_run
 

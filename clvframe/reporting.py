@@ -10,6 +10,7 @@ import pandas as pd
 from clvframe.data import units
 from clvframe.evaluation import plots
 from clvframe.evaluation.metrics import decile_table
+from clvframe.segmenters.report import plot_segment_table
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -26,6 +27,7 @@ def run_tables(result: RunResult) -> dict[str, pd.DataFrame]:
         tables["segments"] = result.segment_table
     if result.holdout is not None:
         tables["holdout_deciles"] = decile_table(result.holdout)
+    tables.update(getattr(result, "tables", {}))
     return tables
 
 
@@ -38,6 +40,8 @@ def run_figures(result: RunResult) -> dict[str, Figure]:
     else:
         cuts = {}
     figures["clv_distribution"] = plots.plot_clv_distribution(customers["clv"], cuts)
+    if result.segment_table is not None:
+        figures["segments"] = plot_segment_table(result.segment_table)
     holdout = result.holdout
     if holdout is not None:
         figures["holdout_gain_curve"] = plots.plot_gain_curve(

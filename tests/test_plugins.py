@@ -260,6 +260,33 @@ def test_hook_clvframe_register_segmenters():
     assert len(result.segment_table) == 2
 
 
+def test_hook_clvframe_register_exporters(tmp_path):
+    from clvframe.config.compose import compose_config
+    from clvframe.experiment import run_experiment
+    from clvframe.exporters.base import Exporter
+
+    received = []
+
+    class Memory(Exporter):
+        name = "memory"
+
+        def write(self, frame):
+            received.append(frame)
+            return "memory"
+
+    class Plugin:
+        @hookimpl
+        def clvframe_register_exporters(self):
+            return [Memory]
+
+    cfg = compose_config(["estimator=historic", "segmenter=rfm"])
+    cfg.export = {"mine": {"name": "memory", "params": {"segments": ["champions"]}}}
+    result = run_experiment(cfg, extra_plugins=[Plugin()], track=False)
+    champions = result.customers.index[result.customers["segment"] == "champions"]
+    assert sorted(received[0]["customer_id"]) == sorted(champions)
+    assert result.info["exports"] == [f"memory: {len(champions)} rows to memory"]
+
+
 def test_hook_clvframe_after_fit():
     stages = []
 

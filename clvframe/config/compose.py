@@ -85,6 +85,16 @@ def validate_run_config(cfg: DictConfig, registry: ComponentRegistry) -> None:
             f"estimator.params.spend_model: {spend!r} is not registered; choose one "
             f"of {registry.names('spend_model')}"
         )
+    for key, export in (cfg.get("export") or {}).items():
+        name = export.get("name") if export is not None else None
+        if name not in registry.components.get("exporter", {}):
+            problems.append(
+                f"export.{key}.name: {name!r} is not registered; choose one of "
+                f"{registry.names('exporter')}"
+            )
+    ratio = OmegaConf.select(cfg, "acquisition.target_ratio", default=3.0)
+    if not (isinstance(ratio, int | float) and ratio > 0):
+        problems.append(f"acquisition.target_ratio: must be > 0; got {ratio!r}")
     data, forecast = cfg.data, cfg.forecast
     if data.grain not in GRAINS:
         problems.append(f"data.grain: must be one of {list(GRAINS)}; got {data.grain!r}")

@@ -72,6 +72,13 @@ class TrackingConfig:
 
 
 @dataclass
+class AcquisitionConfig:
+    """The acquisition budget: what winning one new customer may cost."""
+
+    target_ratio: float = 3.0
+
+
+@dataclass
 class PluginsConfig:
     """Which plugins load."""
 
@@ -92,6 +99,8 @@ class RunConfig:
     forecast: ForecastConfig = field(default_factory=ForecastConfig)
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
     plugins: PluginsConfig = field(default_factory=PluginsConfig)
+    export: Optional[Dict[str, Any]] = None
+    acquisition: AcquisitionConfig = field(default_factory=AcquisitionConfig)
 
 
 def register_configs() -> None:

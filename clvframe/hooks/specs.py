@@ -16,6 +16,7 @@ from clvframe.hooks.markers import hookspec
 if TYPE_CHECKING:
     from clvframe.estimators.base import CLVEstimator
     from clvframe.experiment import RunResult
+    from clvframe.exporters.base import Exporter
     from clvframe.loaders.base import Loader
     from clvframe.segmenters.base import Segmenter
 
@@ -68,6 +69,19 @@ def clvframe_register_segmenters() -> list[type[Segmenter]]:
         Segmenter classes (subclasses of
         :class:`clvframe.segmenters.base.Segmenter`). Their ``name`` is what
         ``segmenter.name`` selects in the config.
+    """
+
+
+@hookspec
+def clvframe_register_exporters() -> list[type[Exporter]]:
+    """Offer exporters, which send the customer list of chosen segments somewhere.
+
+    Called once, when the plugin manager builds its component registry.
+
+    Returns:
+        Exporter classes (subclasses of
+        :class:`clvframe.exporters.base.Exporter`). Their ``name`` is what
+        ``export.<key>.name`` selects in the config (``export=csv``).
     """
 
 
