@@ -163,7 +163,9 @@ def _segment_rich_table(frame: Any) -> Table:
         table.add_column(header, justify="right")
     for segment, row in frame.iterrows():
         # NB: an empty segment has no mean P(alive) (NaN): show a dash.
-        cells = ("-" if row[c] != row[c] else fmt.format(row[c]) for c, fmt, _ in present)
+        cells = (
+            "-" if row[c] != row[c] else fmt.format(row[c]) for c, fmt, _ in present
+        )
         table.add_row(str(segment), *cells)
     return table
 
