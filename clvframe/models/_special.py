@@ -20,6 +20,12 @@ def _beta_geometric_mean_raw(
     # Euler's transformation of 2F1(k, b; c; z) folds the (1-z)^k prefactor
     # into (1-z)^(a-1): nothing large is formed even for k in the thousands.
     hyp = special.hyp2f1(c - k, a - 1, c, z)
+    bad = ~np.isfinite(hyp)
+    if np.any(bad):
+        # scipy's hyp2f1 overflows for some z > 0.9 with large c (e.g.
+        # 2F1(-0.5, -0.5; 99; 0.9001) = inf, though it is about 1.002).
+        hyp = np.array(hyp, copy=True)
+        hyp[bad] = hyp2f1_series(c[bad] - k[bad], a[bad] - 1, c[bad], z[bad])
     bracket = -np.expm1((a - 1) * log_one_minus_z) - np.exp(
         (a - 1) * log_one_minus_z
     ) * (hyp - 1)
@@ -68,7 +74,35 @@ def beta_geometric_mean(
         f_hi = _beta_geometric_mean_raw(*args, hi, b[near], t[near])
         result = np.array(result, copy=True)
         result[near] = f_lo + (a[near] - lo) * (f_hi - f_lo) / (hi - lo)
-    return np.where(t > 0, result, 0.0)
+    # The closed form loses relative accuracy as t -> 0 (1 minus nearly 1);
+    # there a Taylor series in u = t / scale is exact to rounding.
+    small = (k + 4) * t / scale < 1e-4
+    if np.any(small):
+        result = np.array(result, copy=True)
+        result[small] = _small_horizon_mean(
+            k[small], t[small] / scale[small], a[small], b[small]
+        )
+    return np.where(t > 0, np.maximum(result, 0.0), 0.0)
+
+
+def _small_horizon_mean(
+    k: np.ndarray, u: np.ndarray, a: np.ndarray, b: np.ndarray
+) -> np.ndarray:
+    """E_p[(1 - (1 + p u)^-k) / p] to fourth order, for (k + 4) u < 1e-4.
+
+    The expansion is sum_n (-1)^(n+1) (k)_n / n! u^n E[p^(n-1)], whose
+    terms shrink by a factor below (k + n) u; four terms leave a relative
+    error under 1e-16.
+    """
+    total = np.zeros_like(u)
+    coefficient = np.ones_like(u)  # (k)_n / n! u^n, built up term by term
+    moment = np.ones_like(u)  # E[p^(n-1)] for p ~ Beta(a, b)
+    for n in range(1, 5):
+        coefficient = coefficient * (k + n - 1) / n * u
+        if n > 1:
+            moment = moment * (a + n - 2) / (a + b + n - 2)
+        total += (-1) ** (n + 1) * coefficient * moment
+    return total
 
 
 def _offset(a: np.ndarray, c: np.ndarray) -> np.ndarray:
@@ -171,3 +205,52 @@ def log_hyp2f1_unit_a(
         d_z[active] += tail * k0 / z[active]
     out = (np.log(total), d_b / total, d_c / total, d_z / total)
     return tuple(v.reshape(shape) for v in out)  # type: ignore[return-value]
+
+
+def hyp2f1_series(
+    a: np.ndarray, b: np.ndarray, c: np.ndarray, z: np.ndarray
+) -> np.ndarray:
+    """2F1(a, b; c; z) by direct summation, for 0 <= z < 1 and c not in {0, -1, ...}.
+
+    A fallback where scipy's implementation fails. Terms are summed in
+    blocks until, past the point where the term ratio falls below 1, the
+    remainder bound |t_k| z' / (1 - z') (z' the current ratio) is below
+    1e-16 of the sum.
+
+    Args:
+        a: First numerator parameter.
+        b: Second numerator parameter.
+        c: Denominator parameter.
+        z: Argument in [0, 1).
+
+    Returns:
+        The function values.
+    """
+    a, b, c, z = np.broadcast_arrays(
+        *[np.asarray(v, dtype=np.float64) for v in (a, b, c, z)]
+    )
+    shape = a.shape
+    a, b, c, z = a.ravel(), b.ravel(), c.ravel(), z.ravel()
+    total = np.ones(a.size)
+    term = np.ones(a.size)
+    active = np.flatnonzero(z > 0)
+    k0 = 0
+    block = 64
+    while active.size and k0 < _MAX_TERMS * 4:
+        n = k0 + np.arange(block, dtype=np.float64)
+        ratio = (
+            (a[active, None] + n)
+            * (b[active, None] + n)
+            / ((c[active, None] + n) * (n + 1))
+            * z[active, None]
+        )
+        terms = term[active, None] * np.cumprod(ratio, axis=1)
+        total[active] += terms.sum(axis=1)
+        term[active] = terms[:, -1]
+        last = np.abs(ratio[:, -1])
+        shrinking = last < 1
+        bound = np.abs(term[active]) * last / np.where(shrinking, 1 - last, 1.0)
+        done = shrinking & (bound <= 1e-16 * np.abs(total[active]))
+        active = active[~done]
+        k0 += block
+    return total.reshape(shape)

@@ -264,8 +264,11 @@ def _expected_alive_periods(gamma: float, d: Any, horizon: np.ndarray) -> np.nda
         - special.gammaln(gamma + d + horizon)
     )
     if abs(gamma - 1) < 1e-9:
-        return d * (special.digamma(d + horizon + 1) - special.digamma(d + 1))
-    return -d * np.expm1(log_q) / (gamma - 1)
+        total = d * (special.digamma(d + horizon + 1) - special.digamma(d + 1))
+    else:
+        total = -d * np.expm1(log_q) / (gamma - 1)
+    # Rounding in the log-gammas must not turn an empty sum negative.
+    return np.where(horizon > 0, np.maximum(total, 0.0), 0.0)
 
 
 def _p_n_live(

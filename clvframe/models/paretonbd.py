@@ -12,6 +12,7 @@ every power kept in log space.
 from __future__ import annotations
 
 import logging
+from functools import cache
 from typing import Any
 
 import numpy as np
@@ -311,6 +312,11 @@ def _live_mean(k: Any, scale: Any, s: float, beta: Any, t: np.ndarray) -> np.nda
     return k / scale * beta * factor
 
 
+@cache
+def _legendre_nodes() -> tuple[np.ndarray, np.ndarray]:
+    return np.polynomial.legendre.leggauss(_N_NODES)
+
+
 def _p_n_live(
     n: np.ndarray, t: np.ndarray, k: Any, scale: Any, s: float, beta: Any
 ) -> np.ndarray:
@@ -325,7 +331,7 @@ def _p_n_live(
     survive = np.exp(
         s * (np.log(beta) - np.log(beta + t)) + nbd_log_pmf(n, k, scale, t)
     )
-    nodes, weights = np.polynomial.legendre.leggauss(_N_NODES)
+    nodes, weights = _legendre_nodes()
     # Map [-1, 1] to [0, t]; the trailing axis holds the nodes.
     tau = (nodes + 1) / 2 * t[..., None]
     log_density = (

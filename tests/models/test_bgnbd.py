@@ -175,3 +175,25 @@ def test_from_params_rejects_missing_and_non_positive() -> None:
         BetaGeoModel.from_params({"r": 1.0, "alpha": 1.0, "a": 1.0})
     with pytest.raises(ValueError, match="positive"):
         BetaGeoModel.from_params({"r": 1.0, "alpha": -1.0, "a": 1.0, "b": 1.0})
+
+
+def test_expectation_where_scipy_hyp2f1_overflows() -> None:
+    # Found by the property tests: scipy returns inf for 2F1(-0.5, -0.5; 99;
+    # 0.9001); the series fallback must agree with direct integration.
+    r, alpha, a, b = 0.5, 0.1094, 0.5, 0.5
+    model = BetaGeoModel.from_params({"r": r, "alpha": alpha, "a": a, "b": b})
+    x, tx, T, t = 99.0, 1.0, 1.0, 10.0
+    ref = model.p_alive(x, tx, T) * _expected_by_integration(
+        r + x, alpha + T, a, b + x, t
+    )
+    assert model.conditional_expected_purchases(t, x, tx, T) == pytest.approx(
+        ref, rel=1e-8
+    )
+
+
+def test_tiny_horizons_keep_relative_accuracy() -> None:
+    model = BetaGeoModel.from_params({"r": 1.0, "alpha": 1.0, "a": 4.0, "b": 1.0})
+    t = np.array([1e-16, 1e-9, 1e-6])
+    # E[X(t)] -> E[lambda] t = r / alpha * t as t -> 0.
+    np.testing.assert_allclose(model.expected_purchases_new(t) / t, 1.0, rtol=1e-5)
+    assert np.all(model.expected_purchases_new(t) > 0)
