@@ -161,8 +161,12 @@ def _column_kind(values: pd.Series) -> str | None:
     present = values.dropna()
     if isinstance(dtype, pd.CategoricalDtype) or present.empty:
         return "categorical"
-    parsed = pd.to_numeric(present.astype(str).str.strip(), errors="coerce")
-    return "numeric" if parsed.notna().all() else "categorical"
+    # A sample first: text columns are rejected without parsing all of them.
+    for part in (present.iloc[:1000], present):
+        parsed = pd.to_numeric(part.astype(str).str.strip(), errors="coerce")
+        if not parsed.notna().all():
+            return "categorical"
+    return "numeric"
 
 
 def choose_levels(

@@ -516,7 +516,7 @@ class LightGBMEstimator(CLVEstimator):
                 if self.objective == "log_regression" and role != "repurchase":
                     # Out of sample: the early-stopped model on the validation slice.
                     self.scale_factors_[role] = _mean_ratio(
-                        valid_labels[role], booster.predict(valid_x)
+                        valid_labels[role], self._raw(booster, valid_x)
                     )
                 if not self.refit_on_all_cutoffs:
                     booster = lgb.Booster(model_str=booster.model_to_string())
@@ -536,7 +536,7 @@ class LightGBMEstimator(CLVEstimator):
                 and role not in self.scale_factors_
             ):
                 self.scale_factors_[role] = _mean_ratio(
-                    factor_labels[role], self.boosters_[role].predict(factor_x)
+                    factor_labels[role], self._raw(self.boosters_[role], factor_x)
                 )
         self.training_summary_ = pd.DataFrame(
             {
@@ -631,10 +631,16 @@ class LightGBMEstimator(CLVEstimator):
             )
         return features.loc[data.summary.index, self.feature_names_]
 
+    def _raw(
+        self, booster: lightgbm.Booster, x: np.ndarray, **options: Any
+    ) -> np.ndarray:
+        """Predict with the configured thread count (LightGBM's own otherwise)."""
+        return booster.predict(x, num_threads=int(self.num_threads), **options)
+
     def _label_window_forecast(self, x: np.ndarray) -> dict[str, np.ndarray]:
         out = {}
         for role in ROLES:
-            raw = self.boosters_[role].predict(x)
+            raw = self._raw(self.boosters_[role], x)
             if role != "repurchase" and self.objective == "log_regression":
                 raw = np.clip(np.expm1(raw), 0.0, None) * self.scale_factors_[role]
             out[role] = np.asarray(raw, dtype="float64")
@@ -758,8 +764,8 @@ class LightGBMEstimator(CLVEstimator):
         features = self.features(data)
         if customers is not None:
             features = features.loc[list(customers)]
-        contributions = self.boosters_[model].predict(
-            features.to_numpy(dtype="float32"), pred_contrib=True
+        contributions = self._raw(
+            self.boosters_[model], features.to_numpy(dtype="float32"), pred_contrib=True
         )
         return pd.DataFrame(
             contributions,
@@ -788,7 +794,7 @@ class LightGBMEstimator(CLVEstimator):
         booster = self.boosters_["spend"]
         columns = [*self.feature_names_, "expected_value"]
         shap = pd.DataFrame(
-            booster.predict(x[sample], pred_contrib=True), columns=columns
+            self._raw(booster, x[sample], pred_contrib=True), columns=columns
         )
         summary = pd.DataFrame(
             {
@@ -799,7 +805,7 @@ class LightGBMEstimator(CLVEstimator):
         summary.index.name = "feature"
         top = np.argsort(-spend, kind="stable")[: int(self.shap_top_customers)]
         top_table = pd.DataFrame(
-            booster.predict(x[top], pred_contrib=True),
+            self._raw(booster, x[top], pred_contrib=True),
             index=features.index[top],
             columns=columns,
         )
