@@ -26,7 +26,6 @@ from clvframe.tracking.mlflow import resolve_tracking_uri
 if TYPE_CHECKING:
     from mlflow import MlflowClient
     from mlflow.entities import Run
-    from mlflow.entities.model_registry import ModelVersion
 
 DIRECTIONS = ("lower", "higher", "zero")
 _MAX_TAG_VALUE = 5000
@@ -115,7 +114,7 @@ def register_best(
     client = _client(tracking_uri)
     run, value = best_run(client, experiment, metric, direction=direction)
     registered = _register(client, run, name, description=None)
-    logger.info(
+    logger.debug(
         "Best run of %r by %s: %s (%s = %g)",
         experiment,
         metric,
@@ -218,7 +217,7 @@ def promote(
     except MlflowException:
         previous = None
     client.set_registered_model_alias(name, alias, str(version))
-    logger.info("models:/%s@%s -> version %s (was %s)", name, alias, version, previous)
+    logger.debug("models:/%s@%s -> version %s (was %s)", name, alias, version, previous)
     return previous
 
 
@@ -284,7 +283,7 @@ def _register(
         description=description,
         model_id=model_id,
     )
-    logger.info("Registered run %s as %s version %s", run_id, name, version.version)
+    logger.debug("Registered run %s as %s version %s", run_id, name, version.version)
     return Registered(name, str(version.version), run_id, source)
 
 
@@ -303,13 +302,3 @@ def version_tags(run: Run) -> dict[str, str]:
     for key, value in run.data.params.items():
         tags[f"config.{key}"] = str(value)[:_MAX_TAG_VALUE]
     return tags
-
-
-def version_info(
-    name: str, version_or_alias: str, *, tracking_uri: str | None = None
-) -> ModelVersion:
-    """A registered version, by number or by alias."""
-    client = _client(tracking_uri)
-    if version_or_alias.isdigit():
-        return client.get_model_version(name, version_or_alias)
-    return client.get_model_version_by_alias(name, version_or_alias)

@@ -168,7 +168,7 @@ def score_file(
         seconds=round(time.perf_counter() - started, 3),
         output=target,
     )
-    logger.info(
+    logger.debug(
         "Scored %d customers (%d rows, %d chunks) into %s in %.1f s",
         report.customers,
         report.rows,

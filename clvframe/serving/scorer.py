@@ -334,6 +334,7 @@ class _Segments:
 
     def __init__(self, spec: dict[str, Any] | None) -> None:
         self.spec = spec
+        self.frozen = spec is not None and "thresholds" in spec
         self.segmenter: Segmenter | None = None
         if spec is not None and "thresholds" not in spec:
             from clvframe._plugins import build_registry
@@ -545,12 +546,43 @@ class CLVScorer:
             horizon_unit=options.horizon_unit,
             valuation=options.valuation,
         )
-        customers = data.summary.join(forecast)
-        customers["historic_clv"] = customers["total_spend"] * options.valuation.margin
-        segments = self._segments.assign(customers)
+        customers = _customers(data, forecast, options)
+        segments = self._segments.assign(self._segment_input(data, customers, options))
         if segments is not None:
             customers["segment"] = segments.astype(str)
         return _output_frame(customers, self.output_columns)
+
+    def _segment_input(
+        self, data: CustomerData, customers: pd.DataFrame, options: ScoringParams
+    ) -> pd.DataFrame:
+        """The customers as frozen tiers rank them: at the packaged settings.
+
+        Tier cut values are training CLVs at the packaged horizon and valuation;
+        a request for another horizon or margin is ranked on the same scale.
+        """
+        standard = self.check_params(None)
+        same = (options.horizon, options.horizon_unit, options.valuation) == (
+            standard.horizon,
+            standard.horizon_unit,
+            standard.valuation,
+        )
+        if not self._segments.frozen or same:
+            return customers
+        forecast = self.estimator.predict(
+            data,
+            horizon=standard.horizon,
+            horizon_unit=standard.horizon_unit,
+            valuation=standard.valuation,
+        )
+        return _customers(data, forecast, standard)
+
+
+def _customers(
+    data: CustomerData, forecast: pd.DataFrame, options: ScoringParams
+) -> pd.DataFrame:
+    customers = data.summary.join(forecast)
+    customers["historic_clv"] = customers["total_spend"] * options.valuation.margin
+    return customers
 
 
 def _number(

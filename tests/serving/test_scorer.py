@@ -127,6 +127,14 @@ def test_discounted_clv_by_hand():
     assert scores.loc["A", "clv"] == pytest.approx(value * 25 * 0.5, rel=1e-12)
 
 
+def test_tiers_rank_on_the_packaged_settings_whatever_the_request_asks():
+    scores = _scorer().score(LOG, {"margin": 0.01, "horizon": 1.0})
+
+    # CLV 0.125 alone would be 'rest'; at the packaged settings it is 62.5.
+    assert scores["clv"].iloc[0] == pytest.approx(0.125)
+    assert scores["segment"].tolist() == ["top 25%-50%", "rest (bottom 50%)"]
+
+
 def test_as_of_leaves_later_rows_out_and_latest_takes_the_last_day():
     early = _scorer().score(LOG, {"as_of": "2024-01-15"}).set_index("customer_id")
     latest = _scorer().score(LOG, {"as_of": "latest"}).set_index("customer_id")
