@@ -19,6 +19,7 @@ from clvframe.models._base import mean_or_one
 from clvframe.models._special import beta_geometric_mean
 from clvframe.models._special import nbd_log_pmf
 from clvframe.models._special import nbd_sf
+from clvframe.models._special import per_level
 
 logger = logging.getLogger(__name__)
 
@@ -67,29 +68,30 @@ class BetaGeoModel(PurchaseModel):
         w1 = np.exp(c1 - lse)
         w2 = np.exp(c2 - lse)
 
+        gammaln_rx, beta_x, psi_rx, psi_bx, psi_abx = per_level(
+            x,
+            lambda v: special.gammaln(r + v),
+            lambda v: special.betaln(a, b + v),
+            lambda v: special.digamma(r + v),
+            lambda v: special.digamma(b + v),
+            lambda v: special.digamma(a + b + v),
+        )
         ll = (
-            special.gammaln(rx)
+            gammaln_rx
             - special.gammaln(r)
             + r * np.log(alpha)
-            + special.betaln(a, b + x)
+            + beta_x
             - special.betaln(a, b)
             + lse
         )
         psi_ab = special.digamma(a + b)
-        psi_abx = special.digamma(a + b + x)
         grad = np.empty((x.shape[0], 4))
         grad[:, 0] = (
-            special.digamma(rx)
-            - special.digamma(r)
-            + np.log(alpha)
-            - w1 * log_at
-            - w2 * log_atx
+            psi_rx - special.digamma(r) + np.log(alpha) - w1 * log_at - w2 * log_atx
         )
         grad[:, 1] = r / alpha - rx * (w1 / (alpha + T) + w2 / (alpha + tx))
         grad[:, 2] = psi_ab - psi_abx + w2 / a
-        grad[:, 3] = (
-            special.digamma(b + x) - psi_abx - special.digamma(b) + psi_ab - w2 / b_safe
-        )
+        grad[:, 3] = psi_bx - psi_abx - special.digamma(b) + psi_ab - w2 / b_safe
         return ll, grad
 
     def p_alive(self, frequency: Any, recency: Any, T: Any) -> np.ndarray:

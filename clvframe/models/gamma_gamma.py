@@ -23,6 +23,7 @@ from clvframe.errors import DataWarning
 from clvframe.models._base import FittedParamsMixin
 from clvframe.models._base import broadcast_float
 from clvframe.models._fitting import maximise_likelihood
+from clvframe.models._special import per_level
 from clvframe.models._validation import as_float_vector
 from clvframe.models._validation import check_rows
 from clvframe.models._validation import check_same_length
@@ -211,18 +212,24 @@ def _loglik(
     px = p * x
     log_m = np.log(m)
     log_vxm = np.log(v + x * m)
-    psi_pxq = special.digamma(px + q)
+    # Functions of the frequency alone, evaluated once per distinct value.
+    gammaln_diff, psi_pxq, psi_px, log_x = per_level(
+        x,
+        lambda u: special.gammaln(p * u + q) - special.gammaln(p * u),
+        lambda u: special.digamma(p * u + q),
+        lambda u: special.digamma(p * u),
+        np.log,
+    )
     ll = (
-        special.gammaln(px + q)
-        - special.gammaln(px)
+        gammaln_diff
         - special.gammaln(q)
         + q * np.log(v)
         + (px - 1) * log_m
-        + px * np.log(x)
+        + px * log_x
         - (px + q) * log_vxm
     )
     grad = np.empty((x.shape[0], 3))
-    grad[:, 0] = x * (psi_pxq - special.digamma(px) + log_m + np.log(x) - log_vxm)
+    grad[:, 0] = x * (psi_pxq - psi_px + log_m + log_x - log_vxm)
     grad[:, 1] = psi_pxq - special.digamma(q) + np.log(v) - log_vxm
     grad[:, 2] = q / v - (px + q) / (v + x * m)
     return ll, grad

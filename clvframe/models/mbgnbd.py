@@ -17,6 +17,7 @@ from scipy import special
 from clvframe.models._base import PurchaseModel
 from clvframe.models._base import mean_or_one
 from clvframe.models._special import beta_geometric_mean
+from clvframe.models._special import per_level
 from clvframe.models.bgnbd import _p_n_live
 
 logger = logging.getLogger(__name__)
@@ -63,33 +64,30 @@ class ModifiedBetaGeoModel(PurchaseModel):
         w1 = np.exp(c1 - lse)
         w2 = np.exp(c2 - lse)
 
+        gammaln_rx, beta_x, psi_rx, psi_bx, psi_abx = per_level(
+            x,
+            lambda v: special.gammaln(r + v),
+            lambda v: special.betaln(a, b + v + 1),
+            lambda v: special.digamma(r + v),
+            lambda v: special.digamma(b + v + 1),
+            lambda v: special.digamma(a + b + v + 1),
+        )
         ll = (
-            special.gammaln(rx)
+            gammaln_rx
             - special.gammaln(r)
             + r * np.log(alpha)
-            + special.betaln(a, b + x + 1)
+            + beta_x
             - special.betaln(a, b)
             + lse
         )
         psi_ab = special.digamma(a + b)
-        psi_abx = special.digamma(a + b + x + 1)
         grad = np.empty((x.shape[0], 4))
         grad[:, 0] = (
-            special.digamma(rx)
-            - special.digamma(r)
-            + np.log(alpha)
-            - w1 * log_at
-            - w2 * log_atx
+            psi_rx - special.digamma(r) + np.log(alpha) - w1 * log_at - w2 * log_atx
         )
         grad[:, 1] = r / alpha - rx * (w1 / (alpha + T) + w2 / (alpha + tx))
         grad[:, 2] = psi_ab - psi_abx + w2 / a
-        grad[:, 3] = (
-            special.digamma(b + x + 1)
-            - psi_abx
-            - special.digamma(b)
-            + psi_ab
-            - w2 / (b + x)
-        )
+        grad[:, 3] = psi_bx - psi_abx - special.digamma(b) + psi_ab - w2 / (b + x)
         return ll, grad
 
     def p_alive(self, frequency: Any, recency: Any, T: Any) -> np.ndarray:

@@ -23,6 +23,7 @@ from clvframe.models._base import broadcast_float
 from clvframe.models._base import mean_or_one
 from clvframe.models._special import log_hyp2f1_unit_a
 from clvframe.models._special import nbd_log_pmf
+from clvframe.models._special import per_level
 
 logger = logging.getLogger(__name__)
 
@@ -64,15 +65,18 @@ class ParetoNBDModel(PurchaseModel):
         r, alpha, s, beta = theta
         parts = _likelihood_parts(r, alpha, s, beta, x, tx, T)
         log_l, grad = parts["log_l"], parts["grad"]
+        gammaln_rx, psi_rx = per_level(
+            x, lambda v: special.gammaln(r + v), lambda v: special.digamma(r + v)
+        )
         ll = (
-            special.gammaln(r + x)
+            gammaln_rx
             - special.gammaln(r)
             + r * np.log(alpha)
             + s * np.log(beta)
             + log_l
         )
         grad = grad.copy()
-        grad[:, 0] += special.digamma(r + x) - special.digamma(r) + np.log(alpha)
+        grad[:, 0] += psi_rx - special.digamma(r) + np.log(alpha)
         grad[:, 1] += r / alpha
         grad[:, 2] += np.log(beta)
         grad[:, 3] += s / beta
