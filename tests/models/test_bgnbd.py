@@ -11,6 +11,7 @@ from scipy import integrate
 from scipy import stats
 
 from clvframe.errors import BoundaryWarning
+from clvframe.errors import ConvergenceError
 from clvframe.errors import DataValidationError
 from clvframe.errors import IdentificationError
 from clvframe.errors import NotFittedError
@@ -197,3 +198,22 @@ def test_tiny_horizons_keep_relative_accuracy() -> None:
     # E[X(t)] -> E[lambda] t = r / alpha * t as t -> 0.
     np.testing.assert_allclose(model.expected_purchases_new(t) / t, 1.0, rtol=1e-5)
     assert np.all(model.expected_purchases_new(t) > 0)
+
+
+def test_non_convergence_names_the_optimiser_message_and_a_remedy(
+    cdnow_summary: pd.DataFrame,
+) -> None:
+    d = cdnow_summary
+    with pytest.raises(ConvergenceError, match=r"ITERATIONS REACHED LIMIT.*max_iter"):
+        BetaGeoModel(max_iter=1).fit(d["frequency"], d["recency"], d["T"])
+
+
+def test_penalizer_shrinks_log_parameters_towards_zero(
+    cdnow_summary: pd.DataFrame, fitted: BetaGeoModel
+) -> None:
+    d = cdnow_summary
+    model = BetaGeoModel(penalizer=0.05).fit(d["frequency"], d["recency"], d["T"])
+    shrunk = np.abs(np.log(list(model.params_.values())))
+    free = np.abs(np.log(list(fitted.params_.values())))
+    assert shrunk.sum() < free.sum()
+    assert model.log_likelihood_ < fitted.log_likelihood_
