@@ -28,6 +28,7 @@ from clvframe.data.transactions import CANONICAL_COLUMNS
 from clvframe.data.transactions import PurchasePeriods
 from clvframe.data.transactions import check_transactions
 from clvframe.data.transactions import purchase_periods
+from clvframe.data.units import DAYS_PER_YEAR
 from clvframe.data.units import DEFAULT_MONTH_DAYS
 from clvframe.data.units import unit_days
 from clvframe.errors import ConfigError
@@ -234,6 +235,7 @@ def build_features(
     grain: str = "day",
     returns: str = "net",
     month_days: float = DEFAULT_MONTH_DAYS,
+    season_days: float | None = None,
 ) -> pd.DataFrame:
     """One row of features per customer, from the log as of ``cutoff``.
 
@@ -257,6 +259,10 @@ def build_features(
     * ``trend_purchases`` and ``trend_spend``: (second half - first half) /
       total of the purchase periods (their amounts) over the customer's
       tenure split at its midpoint, from -1 (all early) to 1 (all late);
+    * ``season_share`` (with ``season_days``): share of the purchase periods
+      that fell in the same days of an earlier year as the ``season_days``
+      after the cutoff (a year is 365.25 days); NaN for customers whose
+      tenure holds no such earlier season;
     * ``x_<column>_<aggregation>``: the extra columns, see
       :func:`resolve_extra_columns`; categorical ones per level in ``levels``
       plus ``other``.
@@ -274,6 +280,8 @@ def build_features(
         grain: Purchase-period grain (see :func:`purchase_periods`).
         returns: Returns policy (see :func:`purchase_periods`).
         month_days: Days in a month, for monthly units.
+        season_days: Length of the coming period whose season is measured
+            (the label window); ``None`` for no ``season_share`` column.
 
     Returns:
         Indexed by ``customer_id``. ``attrs`` holds ``cutoff`` and ``levels``.
@@ -301,7 +309,7 @@ def build_features(
             f"(the log starts {first}); choose a later cutoff."
         )
     end_day = end.value / 86_400e9 + (1.0 if grain == "exact" else 0.0)
-    columns, ids = _period_features(periods, end_day, scale, windows)
+    columns, ids = _period_features(periods, end_day, scale, windows, season_days)
     frame = pd.DataFrame(
         columns, index=pd.Index(ids, name="customer_id", dtype="object")
     )
@@ -324,7 +332,11 @@ def build_features(
 
 
 def _period_features(
-    periods: PurchasePeriods, end_day: float, scale: float, windows: Sequence[float]
+    periods: PurchasePeriods,
+    end_day: float,
+    scale: float,
+    windows: Sequence[float],
+    season_days: float | None,
 ) -> tuple[dict[str, np.ndarray], np.ndarray]:
     codes, day, amount = periods.customer_codes, periods.period, periods.amount
     first_mask = np.ones(len(codes), dtype=bool)
@@ -389,6 +401,13 @@ def _period_features(
         columns["trend_spend"] = np.where(
             period_spend > 0, (2.0 * spend_late - period_spend) / period_spend, np.nan
         )
+    if season_days is not None and 0 < season_days < DAYS_PER_YEAR:
+        # Days since the day after the cutoff, folded onto one year.
+        phase = np.mod(day - (end_day + 1.0), DAYS_PER_YEAR)
+        in_season = phase < season_days
+        share = np.bincount(block[in_season], minlength=n_customers) / counts
+        seen = (end_day - first_day) >= DAYS_PER_YEAR - season_days
+        columns["season_share"] = np.where(seen, share, np.nan)
     ids = periods.customers[codes[starts]]
     return columns, ids
 
@@ -476,10 +495,12 @@ def _categorical(
     n_rows: np.ndarray,
 ) -> dict[str, np.ndarray]:
     k = len(known)
-    text = values.astype(str).to_numpy(dtype=object)
-    level_codes = pd.Index(known, dtype=object).get_indexer(text).astype("int64")
-    level_codes[values.isna().to_numpy()] = -1
-    level_codes[level_codes < 0] = k  # unknown or missing: "other"
+    # Factorise once, then map the few distinct values onto the known levels.
+    value_codes, distinct = pd.factorize(values, use_na_sentinel=True)
+    names = np.asarray([str(v) for v in distinct], dtype=object)
+    lookup = pd.Index(known, dtype=object).get_indexer(names).astype("int64")
+    lookup[lookup < 0] = k  # unknown: "other"
+    level_codes = np.append(lookup, k)[value_codes]  # missing (-1): "other"
     cell = codes.astype("int64") * (k + 1) + level_codes
     size = n_customers * (k + 1)
     counts = (

@@ -160,6 +160,24 @@ def test_build_features_never_reads_after_the_cutoff(early, late, cutoff_day):
     pd.testing.assert_frame_equal(expected, got)
 
 
+def test_season_share_counts_purchases_in_the_same_days_a_year_earlier():
+    log = _log(
+        [
+            ("s", "2020-02-10", 10.0, "web"),  # 354 days back: Feb 10 is in season
+            ("s", "2020-06-01", 10.0, "web"),
+            ("s", "2021-01-10", 10.0, "web"),
+        ]
+    )
+    both = pd.concat([log, TINY])
+
+    # The 30 days after 2021-01-29 are Jan 30 - Feb 28; a year earlier alike.
+    features = build_features(both, CUTOFF, season_days=30)
+
+    assert features.loc["s", "season_share"] == pytest.approx(1 / 3)
+    assert np.isnan(features.loc["a", "season_share"])  # 4 weeks of history
+    assert "season_share" not in build_features(both, CUTOFF).columns
+
+
 def test_build_features_uses_given_levels_and_counts_unseen_ones_as_other():
     features = build_features(
         TINY,

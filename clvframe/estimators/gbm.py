@@ -133,6 +133,8 @@ class LightGBMEstimator(CLVEstimator):
         extra_columns: ``"auto"``, ``"none"`` or a map from extra column to
             aggregations (see :func:`clvframe.features.resolve_extra_columns`).
         top_levels: Levels kept per categorical extra column.
+        seasonal: Add ``season_share``: the share of a customer's purchases
+            made in the same days of an earlier year as the label window.
         stack_model: A registered estimator (``"bgnbd"``) whose forecasts for
             the label window become features (stacking); ``None`` for none.
         stack_params: Its params, as ``estimator.params`` of that estimator.
@@ -169,6 +171,7 @@ class LightGBMEstimator(CLVEstimator):
         lgb_params: Mapping[str, Any] | None = None,
         extra_columns: str | Mapping[str, Sequence[str] | str] | None = "auto",
         top_levels: int = 5,
+        seasonal: bool = True,
         stack_model: str | None = None,
         stack_params: Mapping[str, Any] | None = None,
         shap_top_customers: int = 100,
@@ -196,6 +199,7 @@ class LightGBMEstimator(CLVEstimator):
         self.lgb_params = lgb_params
         self.extra_columns = extra_columns
         self.top_levels = top_levels
+        self.seasonal = seasonal
         self.stack_model = stack_model
         self.stack_params = stack_params
         self.shap_top_customers = shap_top_customers
@@ -308,6 +312,7 @@ class LightGBMEstimator(CLVEstimator):
         spec = resolve_extra_columns(log, self.extra_columns)
         self.extra_columns_ = {column: list(aggs) for column, aggs in spec.items()}
         self.levels_ = choose_levels(log, spec, top_levels=self.top_levels)
+        self.seasonal_ = bool(self.seasonal)
 
         plan = self._plan(log["timestamp"].min().normalize(), end)
         self.label_days_ = plan.label_days
@@ -415,6 +420,7 @@ class LightGBMEstimator(CLVEstimator):
             grain=self.grain_,
             returns=self.returns_,
             month_days=self.month_days_,
+            season_days=self.label_days_ if self.seasonal_ else None,
         )
 
     def _examples(
@@ -848,6 +854,7 @@ class LightGBMEstimator(CLVEstimator):
             "levels": self.levels_,
             "feature_names": list(self.feature_names_),
             "label_days": self.label_days_,
+            "seasonal": self.seasonal_,
             "objective": self.objective,
             "cutoffs": list(self.cutoffs_),
             "validation_cutoff": self.validation_cutoff_,
@@ -896,6 +903,7 @@ class LightGBMEstimator(CLVEstimator):
         self.levels_ = {k: list(v) for k, v in state["levels"].items()}
         self.feature_names_ = list(state["feature_names"])
         self.label_days_ = int(state["label_days"])
+        self.seasonal_ = bool(state.get("seasonal", False))
         self.objective = str(state["objective"])
         self.cutoffs_ = list(state["cutoffs"])
         self.validation_cutoff_ = state["validation_cutoff"]

@@ -38,7 +38,7 @@ FAST = {
 
 
 def simulate_log(
-    n_customers: int = 2500,
+    n_customers: int = 1500,
     weeks: float = 78,
     seed: int = 0,
     app_factor: float = 2.0,
@@ -455,6 +455,7 @@ def test_features_at_scoring_are_those_of_the_feature_builder(fitted, data):
         windows=[4, 13, 26],
         extra_columns={"channel": ["shares"], "category": ["shares"]},
         levels=fitted.levels_,
+        season_days=91,
     )
 
     pd.testing.assert_frame_equal(
