@@ -135,7 +135,7 @@ def check_summary(
     Args:
         frequency: Number of repeat purchases (non-negative integers).
         recency: Time from the first to the last purchase.
-        T: Time from the first purchase to the end of observation.
+        T: Time from the first purchase to the end of observation (>= 0).
         time_name: Name of the ``T`` argument in messages (``n_periods`` for
             the discrete-time model).
         integer_time: Whether recency and T must be whole numbers (BG/BB).
@@ -154,7 +154,9 @@ def check_summary(
     check_rows(x < 0, "frequency is negative")
     check_rows(x != np.round(x), "frequency is not a whole number")
     check_rows(tx < 0, "recency is negative")
-    check_rows(t_end <= 0, f"{time_name} is not positive")
+    # T = 0 is legitimate: a customer whose first purchase falls on the last
+    # observed day. They carry no information but must not break anything.
+    check_rows(t_end < 0, f"{time_name} is negative")
     # A small tolerance: summaries in weeks are often rounded to 2 decimals.
     check_rows(tx > t_end * (1 + 1e-9), f"recency > {time_name}")
     check_rows(

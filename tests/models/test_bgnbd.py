@@ -217,3 +217,20 @@ def test_penalizer_shrinks_log_parameters_towards_zero(
     free = np.abs(np.log(list(fitted.params_.values())))
     assert shrunk.sum() < free.sum()
     assert model.log_likelihood_ < fitted.log_likelihood_
+
+
+def test_customers_first_seen_on_the_last_day_are_accepted(
+    cdnow_summary: pd.DataFrame, fitted: BetaGeoModel
+) -> None:
+    # T = 0: first purchase on the observation end day (day grain). Such a
+    # customer contributes a likelihood of exactly 1.
+    d = cdnow_summary
+    x = np.append(d["frequency"], [0, 0])
+    tx = np.append(d["recency"], [0.0, 0.0])
+    T = np.append(d["T"], [0.0, 0.0])
+    model = BetaGeoModel().fit(x, tx, T)
+    assert model.log_likelihood_ == pytest.approx(fitted.log_likelihood_, abs=1e-6)
+    assert model.p_alive(0, 0, 0) == 1.0
+    assert model.conditional_expected_purchases(10, 0, 0, 0) == pytest.approx(
+        model.expected_purchases_new(10)
+    )

@@ -29,9 +29,10 @@ SETTINGS = settings(
 
 @st.composite
 def summaries(draw: st.DrawFn) -> tuple[float, float, float]:
-    T = draw(st.floats(min_value=0.01, max_value=5000.0))
+    T = draw(st.one_of(st.just(0.0), st.floats(min_value=1e-6, max_value=5000.0)))
     frequency = draw(st.integers(min_value=0, max_value=5000))
-    if frequency == 0:
+    if frequency == 0 or T == 0:
+        # A repeat purchase needs time after the first: T = 0 means x = 0.
         return 0.0, 0.0, T
     share = draw(st.floats(min_value=1e-6, max_value=1.0))
     return float(frequency), share * T, T
