@@ -29,6 +29,8 @@ logger = logging.getLogger(__name__)
 
 #: Gauss-Legendre nodes for the dropout integral of P(X = n).
 _N_NODES = 256
+#: Rows per chunk of that integral (chunk x nodes floats in memory at once).
+_CHUNK_ROWS = 8192
 
 
 class ParetoNBDModel(PurchaseModel):
@@ -329,21 +331,48 @@ def _p_n_live(
     Either the customer survives the period (probability (beta/(beta+t))^s)
     and makes n purchases in t, or dies at tau < t having made n purchases
     in tau. The second term, int_0^t s/(beta+tau) (beta/(beta+tau))^s
-    NB(n; k, scale, tau) dtau, is integrated by Gauss-Legendre in log space.
+    NB(n; k, scale, tau) dtau, is integrated by Gauss-Legendre in log space,
+    in chunks of rows so that memory stays bounded (rows x nodes).
     """
     n, t, k, scale, beta = broadcast_float(n, t, k, scale, beta)
+    shape = n.shape
+    flat = [v.ravel() for v in (n, t, k, scale, beta)]
+    out = np.empty(flat[0].size)
+    for start in range(0, out.size, _CHUNK_ROWS):
+        part = slice(start, start + _CHUNK_ROWS)
+        out[part] = _p_n_live_rows(*(v[part] for v in flat), s)
+    return out.reshape(shape)
+
+
+def _p_n_live_rows(
+    n: np.ndarray,
+    t: np.ndarray,
+    k: np.ndarray,
+    scale: np.ndarray,
+    beta: np.ndarray,
+    s: float,
+) -> np.ndarray:
     survive = np.exp(
         s * (np.log(beta) - np.log(beta + t)) + nbd_log_pmf(n, k, scale, t)
     )
     nodes, weights = _legendre_nodes()
     # Map [-1, 1] to [0, t]; the trailing axis holds the nodes.
-    tau = (nodes + 1) / 2 * t[..., None]
+    tau = (nodes + 1) / 2 * t[:, None]
     log_density = (
         np.log(s)
-        - np.log(beta[..., None] + tau)
-        + s * (np.log(beta[..., None]) - np.log(beta[..., None] + tau))
+        - np.log(beta[:, None] + tau)
+        + s * (np.log(beta[:, None]) - np.log(beta[:, None] + tau))
     )
-    log_pmf = nbd_log_pmf(n[..., None], k[..., None], scale[..., None], tau)
-    log_w = np.log(weights) + np.log(np.maximum(t[..., None], 1e-300) / 2)
+    # Negative binomial log-pmf at each node, with the part that does not
+    # depend on tau computed once per row (scipy's logpmf is far slower).
+    constant = special.gammaln(k + n) - special.gammaln(k) - special.gammaln(n + 1)
+    log_total = np.log(scale[:, None] + tau)
+    log_pmf = (
+        constant[:, None]
+        + k[:, None] * (np.log(scale[:, None]) - log_total)
+        + special.xlogy(n[:, None], tau)
+        - n[:, None] * log_total
+    )
+    log_w = np.log(weights) + np.log(np.maximum(t[:, None], 1e-300) / 2)
     died = np.exp(special.logsumexp(log_density + log_pmf + log_w, axis=-1))
     return survive + np.where(t > 0, died, 0.0)
