@@ -213,7 +213,7 @@ def promote(
     _check_version(client, name, str(version))
     previous = None
     try:
-        previous = client.get_model_version_by_alias(name, alias).version
+        previous = str(client.get_model_version_by_alias(name, alias).version)
     except MlflowException:
         previous = None
     client.set_registered_model_alias(name, alias, str(version))

@@ -673,9 +673,14 @@ def _log_warnings(caught: list[warnings.WarningMessage], keep: Iterable[str]) ->
 
 
 def _output_frame(customers: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
-    frame = customers.reset_index(names="customer_id")
-    frame["customer_id"] = frame["customer_id"].astype(str).astype(object)
+    # Built from arrays in one step: column-by-column casts cost more than
+    # the forecast itself on a small request.
+    values: dict[str, np.ndarray] = {
+        "customer_id": customers.index.astype(str).to_numpy(dtype=object),
+        "frequency": customers["frequency"].to_numpy(dtype="int64"),
+    }
     for column in (*SUMMARY_OUTPUT[1:], *FORECAST_OUTPUT):
-        frame[column] = frame[column].astype("float64")
-    frame["frequency"] = frame["frequency"].astype("int64")
-    return frame[columns]
+        values[column] = customers[column].to_numpy(dtype="float64")
+    if "segment" in columns:
+        values["segment"] = customers["segment"].to_numpy(dtype=object)
+    return pd.DataFrame(values, columns=columns)
