@@ -140,7 +140,7 @@ _MAX_TERMS = 16_384
 
 
 def log_hyp2f1_unit_a(
-    b: np.ndarray, c: np.ndarray, z: np.ndarray
+    b: np.ndarray, c: np.ndarray, z: np.ndarray, derivatives: bool = True
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Log 2F1(1, b; c; z) and its partial derivatives, for 0 < b < c, 0 <= z < 1.
 
@@ -155,6 +155,8 @@ def log_hyp2f1_unit_a(
         b: Second numerator parameter (0 < b < c).
         c: Denominator parameter.
         z: Argument in [0, 1).
+        derivatives: Whether to compute the derivatives (about half the
+            work); without them the last three outputs are zeros.
 
     Returns:
         (log F, d log F / d b, d log F / d c, d log F / d z).
@@ -181,19 +183,19 @@ def log_hyp2f1_unit_a(
         cj = c[active, None] + k0 + j
         ratio = bj / cj * z[active, None]
         terms = term[active, None] * np.cumprod(ratio, axis=1)
-        # Derivative sums include factor j of the block for term j + 1.
-        sb = sum_b[active, None] + np.cumsum(1.0 / bj, axis=1)
-        sc = sum_c[active, None] + np.cumsum(1.0 / cj, axis=1)
-        k = k0 + 1 + j
         total[active] += terms.sum(axis=1)
-        d_b[active] += (terms * sb).sum(axis=1)
-        d_c[active] -= (terms * sc).sum(axis=1)
-        # k t_k / z without dividing by z: t_k / z = t_{k-1} (b+k-1)/(c+k-1).
-        prev = np.concatenate([term[active, None], terms[:, :-1]], axis=1)
-        d_z[active] += (k * prev * bj / cj).sum(axis=1)
+        if derivatives:
+            # Derivative sums include factor j of the block for term j + 1.
+            sb = sum_b[active, None] + np.cumsum(1.0 / bj, axis=1)
+            sc = sum_c[active, None] + np.cumsum(1.0 / cj, axis=1)
+            d_b[active] += (terms * sb).sum(axis=1)
+            d_c[active] -= (terms * sc).sum(axis=1)
+            # k t_k / z without dividing by z: t_k / z = t_{k-1} (b+k-1)/(c+k-1).
+            prev = np.concatenate([term[active, None], terms[:, :-1]], axis=1)
+            d_z[active] += (((k0 + 1 + j) * prev) * (bj / cj)).sum(axis=1)
+            sum_b[active] = sb[:, -1]
+            sum_c[active] = sc[:, -1]
         term[active] = terms[:, -1]
-        sum_b[active] = sb[:, -1]
-        sum_c[active] = sc[:, -1]
         done = term[active] * tail_factor[active] <= _SERIES_RTOL * total[active]
         active = active[~done]
         k0 += block

@@ -175,6 +175,7 @@ def _log_term(
     beta: float,
     x: np.ndarray,
     t: np.ndarray,
+    derivatives: bool = True,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Log of 2F1(r+s+x, .; r+s+x+1; z(t)) / (max(alpha, beta) + t)^(r+s+x).
 
@@ -184,7 +185,8 @@ def _log_term(
     a 2F1(1, b; c; z) in [1, 1/(1-z)].
 
     Returns:
-        The log-term and its gradient with respect to (r, alpha, s, beta).
+        The log-term and its gradient with respect to (r, alpha, s, beta)
+        (not meaningful when ``derivatives`` is False).
     """
     c = r + s + x + 1
     log_a = np.log(alpha + t)
@@ -192,7 +194,7 @@ def _log_term(
     grad = np.empty((x.shape[0], 4))
     if alpha >= beta:
         z = (alpha - beta) / (alpha + t)
-        log_g, g_b, g_c, g_z = log_hyp2f1_unit_a(r + x, c, z)
+        log_g, g_b, g_c, g_z = log_hyp2f1_unit_a(r + x, c, z, derivatives)
         value = -(r + x) * log_a - s * log_b + log_g
         grad[:, 0] = -log_a + g_b + g_c
         grad[:, 1] = -(r + x) / (alpha + t) + g_z * (beta + t) / (alpha + t) ** 2
@@ -200,7 +202,7 @@ def _log_term(
         grad[:, 3] = -s / (beta + t) - g_z / (alpha + t)
     else:
         z = (beta - alpha) / (beta + t)
-        log_g, g_b, g_c, g_z = log_hyp2f1_unit_a(s + 1, c, z)
+        log_g, g_b, g_c, g_z = log_hyp2f1_unit_a(s + 1, c, z, derivatives)
         value = -(r + x - 1) * log_a - (s + 1) * log_b + log_g
         grad[:, 0] = -log_a + g_c
         grad[:, 1] = -(r + x - 1) / (alpha + t) - g_z / (beta + t)
@@ -216,6 +218,7 @@ def _unique_log_term(
     beta: float,
     x: np.ndarray,
     t: np.ndarray,
+    derivatives: bool = True,
 ) -> tuple[np.ndarray, np.ndarray]:
     """:func:`_log_term`, evaluated once for all rows with x = 0 and t = 0.
 
@@ -224,12 +227,16 @@ def _unique_log_term(
     """
     origin = (x == 0) & (t == 0)
     if np.count_nonzero(origin) < 2:
-        return _log_term(r, alpha, s, beta, x, t)
+        return _log_term(r, alpha, s, beta, x, t, derivatives)
     rest = ~origin
     value = np.empty(x.shape[0])
     grad = np.empty((x.shape[0], 4))
-    value[rest], grad[rest] = _log_term(r, alpha, s, beta, x[rest], t[rest])
-    one_value, one_grad = _log_term(r, alpha, s, beta, x[:1] * 0, t[:1] * 0)
+    value[rest], grad[rest] = _log_term(
+        r, alpha, s, beta, x[rest], t[rest], derivatives
+    )
+    one_value, one_grad = _log_term(
+        r, alpha, s, beta, x[:1] * 0, t[:1] * 0, derivatives
+    )
     value[origin], grad[origin] = one_value[0], one_grad[0]
     return value, grad
 
@@ -242,6 +249,7 @@ def _likelihood_parts(
     x: np.ndarray,
     tx: np.ndarray,
     T: np.ndarray,
+    derivatives: bool = True,
 ) -> dict[str, np.ndarray]:
     """The bracket of the likelihood, alive-at-T share and their gradients.
 
@@ -261,8 +269,8 @@ def _likelihood_parts(
             -s / (beta + T),
         ]
     )
-    log_e2, g2 = _unique_log_term(r, alpha, s, beta, x, tx)
-    log_e3, g3 = _unique_log_term(r, alpha, s, beta, x, T)
+    log_e2, g2 = _unique_log_term(r, alpha, s, beta, x, tx, derivatives)
+    log_e3, g3 = _unique_log_term(r, alpha, s, beta, x, T, derivatives)
     log_pos = np.logaddexp(log_e1, log_k + log_e2)
     # e2 >= e3 because t_x <= T; rounding can make them cross when t_x == T.
     ratio = np.minimum(np.exp(log_k + log_e3 - log_pos), 1.0)
@@ -295,7 +303,9 @@ def _p_alive(
     T: np.ndarray,
 ) -> np.ndarray:
     shape = x.shape
-    parts = _likelihood_parts(r, alpha, s, beta, x.ravel(), tx.ravel(), T.ravel())
+    parts = _likelihood_parts(
+        r, alpha, s, beta, x.ravel(), tx.ravel(), T.ravel(), derivatives=False
+    )
     return parts["alive"].reshape(shape)
 
 
