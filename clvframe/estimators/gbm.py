@@ -71,13 +71,11 @@ class TrainingPlan:
         cutoffs: Every training cutoff, latest first.
         validation: The cutoff whose examples stop the boosting early, or
             ``None`` without early stopping.
-        requested_days: The label window asked for, in days.
     """
 
     label_days: int
     cutoffs: tuple[pd.Timestamp, ...]
     validation: pd.Timestamp | None
-    requested_days: int
 
     def training_cutoffs(self) -> tuple[pd.Timestamp, ...]:
         """Cutoffs whose label windows end by the validation cutoff."""
@@ -355,7 +353,6 @@ class LightGBMEstimator(CLVEstimator):
         )
         earliest = first_day + pd.Timedelta(days=float(self.min_history) * scale)
         stopping = self.early_stopping_rounds > 0
-        requested_days = max(1, round(requested * label_scale))
         for window in [requested, *fallback]:
             label_days = max(1, round(window * label_scale))
             step = round(self.cutoff_step * scale) if self.cutoff_step else label_days
@@ -368,9 +365,7 @@ class LightGBMEstimator(CLVEstimator):
                 )
                 if c >= earliest
             )
-            plan = TrainingPlan(
-                label_days, cutoffs, latest if stopping else None, requested_days
-            )
+            plan = TrainingPlan(label_days, cutoffs, latest if stopping else None)
             if not cutoffs or (stopping and not plan.training_cutoffs()):
                 continue
             if window != requested:
