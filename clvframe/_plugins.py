@@ -36,6 +36,7 @@ BUILTIN_PLUGINS = (
     "clvframe.estimators.historic",
     "clvframe.estimators.probabilistic",
     "clvframe.estimators.discrete",
+    "clvframe.estimators.subscription",
     "clvframe.estimators.gbm",
     "clvframe.estimators.spend",
     "clvframe.segmenters.tiers",

@@ -75,10 +75,12 @@ class PurchaseModelEstimator(CLVEstimator):
             summary["T"].to_numpy(),
         )
         spend = self.spend_model if self.spend_model is not None else GammaGammaSpend()
-        if "monetary_value" in summary.columns:
-            spend.fit(summary)
+        # Without amounts (a summary of purchase counts only) the estimator
+        # still forecasts purchases; spend and CLV are then NaN.
+        self.spend_model_ = (
+            spend.fit(summary) if "monetary_value" in summary.columns else None
+        )
         self.model_ = model
-        self.spend_model_ = spend
         self.params_ = dict(model.params_)
         self.log_likelihood_ = float(model.log_likelihood_)
         self.time_unit_ = data.time_unit
@@ -92,7 +94,9 @@ class PurchaseModelEstimator(CLVEstimator):
         return self
 
     def _arrays(self, summary: pd.DataFrame) -> tuple[np.ndarray, ...]:
-        return tuple(summary[c].to_numpy(dtype="float64") for c in ("frequency", "recency", "T"))
+        return tuple(
+            summary[c].to_numpy(dtype="float64") for c in ("frequency", "recency", "T")
+        )
 
     def _cumulative_purchases(self, summary: pd.DataFrame, t: float) -> np.ndarray:
         return np.asarray(
@@ -104,7 +108,7 @@ class PurchaseModelEstimator(CLVEstimator):
         return np.asarray(self.model_.p_alive(*self._arrays(summary)), dtype="float64")
 
     def _spend_per_purchase(self, summary: pd.DataFrame) -> np.ndarray:
-        if not hasattr(self.spend_model_, "get_state") or "monetary_value" not in summary:
+        if self.spend_model_ is None or "monetary_value" not in summary:
             return np.full(len(summary), np.nan)
         return self.spend_model_.expected_spend(summary)
 
@@ -124,14 +128,13 @@ class PurchaseModelEstimator(CLVEstimator):
                 fitted on a summary without ``monetary_value``).
         """
         check_is_fitted(self)
-        probe = pd.DataFrame({"frequency": [0], "monetary_value": [0.0]})
-        try:
-            spend = self.spend_model_.expected_spend(probe)
-        except NotFittedError as err:
+        if self.spend_model_ is None:
             raise NotFittedError(
                 f"{self.name}: the spend model is not fitted, so a new customer's "
                 "spend is unknown; fit on a summary with monetary_value."
-            ) from err
+            )
+        probe = pd.DataFrame({"frequency": [0], "monetary_value": [0.0]})
+        spend = self.spend_model_.expected_spend(probe)
         return float(np.asarray(spend, dtype="float64")[0])
 
     def new_customer_clv(
@@ -220,7 +223,9 @@ class PurchaseModelEstimator(CLVEstimator):
             "params": dict(self.params_),
             "log_likelihood": self.log_likelihood_,
             "n_customers": self.n_customers_,
-            "spend_model": {
+            "spend_model": None
+            if self.spend_model_ is None
+            else {
                 "name": self.spend_model_.name,
                 "state": self.spend_model_.get_state(),
             },
@@ -235,9 +240,11 @@ class PurchaseModelEstimator(CLVEstimator):
         self.log_likelihood_ = float(state.get("log_likelihood", np.nan))
         self.n_customers_ = int(state.get("n_customers", 0))
         self.time_unit_ = str(state["time_unit"])
-        spend = state["spend_model"]
-        spend_cls = build_registry().get("spend_model", spend["name"]).cls
-        self.spend_model_ = spend_cls().set_state(spend["state"])
+        spend = state.get("spend_model")
+        self.spend_model_ = None
+        if spend:
+            spend_cls = build_registry().get("spend_model", spend["name"]).cls
+            self.spend_model_ = spend_cls().set_state(spend["state"])
         return self
 
     def _p_repurchase(self, summary: pd.DataFrame, t: float) -> np.ndarray:

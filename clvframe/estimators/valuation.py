@@ -48,7 +48,9 @@ class Valuation:
         problems = []
         if not (isinstance(self.margin, (int, float)) and 0 <= self.margin):
             problems.append(f"margin: must be a number >= 0; got {self.margin!r}")
-        if not (isinstance(self.discount_rate, (int, float)) and self.discount_rate > -1):
+        if not (
+            isinstance(self.discount_rate, (int, float)) and self.discount_rate > -1
+        ):
             problems.append(
                 f"discount_rate: must be a number > -1; got {self.discount_rate!r}"
             )
