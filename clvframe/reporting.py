@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+import numpy as np
 import pandas as pd
 
 from clvframe.data import units
@@ -54,7 +56,73 @@ def run_figures(result: RunResult) -> dict[str, Figure]:
         tracking = _tracking_figure(result)
         if tracking is not None:
             figures["holdout_tracking"] = tracking
+    figures.update(_heatmaps(result))
     return figures
+
+
+def _heatmaps(result: RunResult) -> dict[str, Figure]:
+    """Expected purchases and P(alive) over frequency and recency.
+
+    Drawn for the purchase models (BG/NBD, Pareto/NBD, MBG/NBD), whose
+    forecasts depend on (frequency, recency, T) only; cells are customers as
+    old as the oldest customer, forecast over the run's horizon.
+    """
+    estimator = result.estimator
+    model = getattr(estimator, "model_", None)
+    if model is None or not hasattr(estimator, "expected_purchases_new"):
+        return {}
+    if getattr(estimator, "name", "") in ("bgbb", "sbg"):
+        return {}
+    summary = result.customers
+    max_t = float(summary["T"].max())
+    max_frequency = int(min(max(summary["frequency"].quantile(0.99), 5), 50))
+    cfg = result.config
+    horizon = (
+        float(cfg.forecast.horizon)
+        * units.unit_days(
+            str(cfg.forecast.horizon_unit), month_days=float(cfg.data.month_days)
+        )
+        / units.unit_days(estimator.time_unit_, month_days=float(cfg.data.month_days))
+    )
+    unit = f"{estimator.time_unit_}s"
+    return {
+        "heatmap_expected_purchases": plots.plot_frequency_recency_heatmap(
+            _on_possible_histories(
+                lambda f, r, t: model.conditional_expected_purchases(horizon, f, r, t)
+            ),
+            max_frequency,
+            max_t,
+            f"Expected purchases in the next {horizon:g} {unit}, by history",
+            value_label="expected purchases",
+            unit=unit,
+        ),
+        "heatmap_p_alive": plots.plot_frequency_recency_heatmap(
+            _on_possible_histories(model.p_alive),
+            max_frequency,
+            max_t,
+            "P(alive), by history",
+            value_label="P(alive)",
+            unit=unit,
+        ),
+    }
+
+
+def _on_possible_histories(
+    func: Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray],
+) -> Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]:
+    """Evaluate ``func`` where a history can exist; NaN (a blank cell) elsewhere.
+
+    No customer has repeat purchases with recency 0, or recency without
+    repeat purchases, and the models refuse such rows.
+    """
+
+    def evaluate(f: np.ndarray, r: np.ndarray, t: np.ndarray) -> np.ndarray:
+        possible = ((f == 0) & (r == 0)) | ((f > 0) & (r > 0))
+        values = np.full(f.shape, np.nan)
+        values[possible] = func(f[possible], r[possible], t[possible])
+        return values
+
+    return evaluate
 
 
 def _tracking_figure(result: RunResult) -> Figure | None:

@@ -117,6 +117,46 @@ class PurchaseModelEstimator(CLVEstimator):
         check_is_fitted(self)
         return np.asarray(self.model_.expected_purchases_new(t), dtype="float64")
 
+    def p_purchases(
+        self,
+        data: CustomerData | pd.DataFrame,
+        n: int | np.ndarray,
+        *,
+        horizon: float,
+        horizon_unit: str | None = None,
+        month_days: float | None = None,
+    ) -> pd.DataFrame:
+        """P(exactly ``n`` purchases in the next ``horizon``) for each customer.
+
+        Args:
+            data: Customers, as for :meth:`predict`.
+            n: One count, or several (one column each).
+            horizon: Length of the window.
+            horizon_unit: Unit of ``horizon``; the model's unit by default.
+            month_days: Days in a month, when a unit is a month.
+
+        Returns:
+            Indexed by customer_id, one column ``p_<n>`` per count.
+        """
+        check_is_fitted(self)
+        if isinstance(data, pd.DataFrame):
+            data = _as_customer_data(data)
+        summary = self._summary_in_model_unit(data)
+        days = month_days or data.month_days
+        t = horizon * unit_days(horizon_unit or self.time_unit_, month_days=days)
+        t /= unit_days(self.time_unit_, month_days=days)
+        counts = np.atleast_1d(np.asarray(n, dtype="int64"))
+        return pd.DataFrame(
+            {
+                f"p_{k}": np.asarray(
+                    self.model_.p_n_purchases(k, t, *self._arrays(summary)),
+                    dtype="float64",
+                )
+                for k in counts
+            },
+            index=summary.index,
+        )
+
     def population_mean_spend(self) -> float:
         """Expected spend per purchase of a customer with no history.
 

@@ -99,3 +99,12 @@ def test_step_rate_converts_the_period_exactly():
 def test_valuation_reports_every_problem():
     with pytest.raises(ConfigError, match="margin.*discount_rate.*discount_step"):
         Valuation(margin=-1, discount_rate=-2, discount_step="fortnight").check()
+
+
+def test_probability_of_n_purchases_sums_to_one_and_matches_the_mean(units_case):
+    model = fixed_model()
+    probabilities = model.p_purchases(units_case, np.arange(0, 60), horizon=39)
+    assert probabilities.sum(axis=1).iloc[0] == pytest.approx(1.0, abs=1e-8)
+    mean = (probabilities.to_numpy() * np.arange(0, 60)).sum()
+    expected = model.predict(units_case, horizon=39)["expected_purchases"].iloc[0]
+    assert mean == pytest.approx(expected, abs=1e-6)
