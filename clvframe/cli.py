@@ -74,10 +74,19 @@ def run(overrides: Sequence[str]) -> None:
 
     from clvframe.config.compose import CONFIG_NAME
     from clvframe.config.compose import config_dir
+    from clvframe.config.compose import plugin_config_dirs
+    from clvframe.config.compose import searchpath_override
     from clvframe.config.schema import register_configs
 
     register_configs()
-    sys.argv = ["clvframe run", *overrides]
+    search = []
+    if not any(o.startswith("hydra.searchpath") for o in overrides):
+        try:
+            search = searchpath_override(plugin_config_dirs())
+        except ClvframeError as err:
+            console.print(f"[bold red]error:[/] {err}", highlight=False)
+            raise SystemExit(2) from None
+    sys.argv = ["clvframe run", *search, *overrides]
     app = hydra.main(
         config_path=str(config_dir()), config_name=CONFIG_NAME, version_base="1.3"
     )(_run_job)

@@ -143,7 +143,9 @@ def _evaluate_holdout(
     cutoff = frame.attrs["calibration_end"]
     calibration = CustomerData(
         summary=frame,
-        transactions=transactions[transactions["timestamp"] < cutoff + pd.Timedelta(days=1)],
+        transactions=transactions[
+            transactions["timestamp"] < cutoff + pd.Timedelta(days=1)
+        ],
         observation_end=cutoff,
         **options,
     )
@@ -160,9 +162,7 @@ def _evaluate_holdout(
     metrics = holdout_metrics(holdout)
     if hasattr(estimator, "log_likelihood_"):
         metrics.update(
-            fit_metrics(
-                estimator.log_likelihood_, len(estimator.params_), len(frame)
-            )
+            fit_metrics(estimator.log_likelihood_, len(estimator.params_), len(frame))
         )
     info = {
         "calibration_end": str(cutoff.date()),
@@ -191,7 +191,11 @@ def run_experiment(
         Everything the run produced; see :class:`RunResult`.
     """
     started = time.perf_counter()
-    cfg = config if isinstance(config, DictConfig) else compose_config(config or ())
+    cfg = (
+        config
+        if isinstance(config, DictConfig)
+        else compose_config(config or (), extra_plugins=extra_plugins)
+    )
     pm = build_plugin_manager(
         disabled=cfg.plugins.disabled,
         autoload=cfg.plugins.autoload,
@@ -231,7 +235,9 @@ def run_experiment(
     info.update(
         customers=len(customers),
         rows=len(transactions),
-        observation_end=str(full.observation_end.date()) if full.observation_end else None,
+        observation_end=str(full.observation_end.date())
+        if full.observation_end
+        else None,
         fit_seconds=round(time.perf_counter() - started, 3),
     )
     result = RunResult(

@@ -316,3 +316,33 @@ def test_hooks_have_tests():
     tests = {name for name in globals() if name.startswith("test_hook_")}
     missing = [h for h in hooks if f"test_hook_{h}" not in tests]
     assert not missing, f"hooks without a test_hook_<name> test: {missing}"
+
+
+def test_hook_clvframe_config_dirs(tmp_path):
+    from clvframe.config.compose import compose_config
+
+    group = tmp_path / "segmenter"
+    group.mkdir()
+    (group / "halves.yaml").write_text(
+        "name: tiers\nparams:\n  cut_points: [0.5]\n  column: clv\n"
+    )
+
+    class Plugin:
+        @hookimpl
+        def clvframe_config_dirs(self):
+            return [str(tmp_path)]
+
+    cfg = compose_config(["segmenter=halves"], extra_plugins=[Plugin()])
+    assert list(cfg.segmenter.params.cut_points) == [0.5]
+
+
+def test_missing_plugin_config_folder_is_a_config_error(tmp_path):
+    from clvframe.config.compose import compose_config
+
+    class Plugin:
+        @hookimpl
+        def clvframe_config_dirs(self):
+            return [str(tmp_path / "nowhere")]
+
+    with pytest.raises(ConfigError, match="plugin config folders do not exist"):
+        compose_config([], extra_plugins=[Plugin()])

@@ -40,19 +40,45 @@ def config_dir() -> Path:
     )
 
 
-def compose_config(overrides: Sequence[str] = ()) -> DictConfig:
+def plugin_config_dirs(extra_plugins: Sequence[object] = ()) -> list[str]:
+    """Config folders offered by plugins through ``clvframe_config_dirs``."""
+    from clvframe._plugins import build_plugin_manager
+
+    pm = build_plugin_manager(extra_plugins=extra_plugins)
+    folders = [
+        str(Path(d).resolve()) for dirs in pm.hook.clvframe_config_dirs() for d in dirs
+    ]
+    missing = [d for d in folders if not Path(d).is_dir()]
+    if missing:
+        raise ConfigError(f"plugin config folders do not exist: {missing}.")
+    return folders
+
+
+def searchpath_override(folders: Sequence[str]) -> list[str]:
+    """The Hydra override that adds plugin config folders to the search path."""
+    if not folders:
+        return []
+    return ["hydra.searchpath=[" + ",".join(f"file://{d}" for d in folders) + "]"]
+
+
+def compose_config(
+    overrides: Sequence[str] = (), *, extra_plugins: Sequence[object] = ()
+) -> DictConfig:
     """Compose the run config from the shipped configs and overrides.
 
     This is the notebook and test entry point; it writes no files and does not
-    change the working directory.
+    change the working directory. Config groups shipped by plugins (hook
+    ``clvframe_config_dirs``) are on the search path.
 
     Args:
         overrides: Hydra overrides, as on the command line, e.g.
             ``["estimator=historic", "forecast.horizon=26"]``.
+        extra_plugins: Plugin objects to consult for config folders.
     """
     register_configs()
+    search = searchpath_override(plugin_config_dirs(extra_plugins))
     with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
-        return compose(config_name=CONFIG_NAME, overrides=list(overrides))
+        return compose(config_name=CONFIG_NAME, overrides=[*search, *overrides])
 
 
 def _check_unit(problems: list[str], key: str, unit: str, month_days: float) -> None:
@@ -97,10 +123,13 @@ def validate_run_config(cfg: DictConfig, registry: ComponentRegistry) -> None:
         problems.append(f"acquisition.target_ratio: must be > 0; got {ratio!r}")
     data, forecast = cfg.data, cfg.forecast
     if data.grain not in GRAINS:
-        problems.append(f"data.grain: must be one of {list(GRAINS)}; got {data.grain!r}")
+        problems.append(
+            f"data.grain: must be one of {list(GRAINS)}; got {data.grain!r}"
+        )
     if data.returns not in RETURN_POLICIES:
         problems.append(
-            f"data.returns: must be one of {list(RETURN_POLICIES)}; got {data.returns!r}"
+            f"data.returns: must be one of {list(RETURN_POLICIES)}; "
+            f"got {data.returns!r}"
         )
     if not data.month_days > 0:
         problems.append(f"data.month_days: must be > 0; got {data.month_days!r}")
@@ -128,9 +157,15 @@ def validate_run_config(cfg: DictConfig, registry: ComponentRegistry) -> None:
         )
 
 
-def flatten_config(cfg: DictConfig | dict[str, Any], prefix: str = "") -> dict[str, Any]:
+def flatten_config(
+    cfg: DictConfig | dict[str, Any], prefix: str = ""
+) -> dict[str, Any]:
     """Flatten a config into dotted keys (``forecast.horizon``), for MLflow params."""
-    data = OmegaConf.to_container(cfg, resolve=True) if isinstance(cfg, DictConfig) else cfg
+    data = (
+        OmegaConf.to_container(cfg, resolve=True)
+        if isinstance(cfg, DictConfig)
+        else cfg
+    )
     flat: dict[str, Any] = {}
     for key, value in (data or {}).items():
         dotted = f"{prefix}{key}"

@@ -7,7 +7,7 @@ maps, checked against the chosen component's constructor at run time.
 """
 # NB: typing.Optional/Dict/List rather than X | None: OmegaConf's support for
 # PEP 604 unions in structured configs is incomplete (omry/omegaconf#144).
-# ruff: noqa: UP006, UP007
+# ruff: noqa: UP006, UP007, UP035, UP045
 
 from __future__ import annotations
 

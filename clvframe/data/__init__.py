@@ -1,0 +1,1 @@
+"""The data model: transaction logs, purchase periods, customer summaries."""

@@ -89,9 +89,7 @@ def _customer_blocks(periods: PurchasePeriods) -> tuple[np.ndarray, np.ndarray]:
     return starts, counts
 
 
-def _rfm(
-    periods: PurchasePeriods, end_day: float, scale: float
-) -> pd.DataFrame:
+def _rfm(periods: PurchasePeriods, end_day: float, scale: float) -> pd.DataFrame:
     starts, counts = _customer_blocks(periods)
     last = starts + counts - 1
     first_day = periods.period[starts]
@@ -219,9 +217,7 @@ def calibration_and_holdout(
     known = holdout["customer_id"].isin(calibration.index).to_numpy()
     n_new = holdout.loc[~known, "customer_id"].nunique()
     if n_new:
-        logger.info(
-            "%d customers first seen in the holdout are not evaluated", n_new
-        )
+        logger.info("%d customers first seen in the holdout are not evaluated", n_new)
     periods = purchase_periods(holdout[known], grain=grain, returns=returns)
     starts, counts = _customer_blocks(periods)
     totals = np.add.reduceat(periods.amount, starts) if len(starts) else np.zeros(0)
@@ -317,7 +313,9 @@ class CustomerData:
         return unit_days(self.time_unit, month_days=self.month_days)
 
 
-def check_summary(summary: pd.DataFrame, *, require_monetary: bool = False) -> pd.DataFrame:
+def check_summary(
+    summary: pd.DataFrame, *, require_monetary: bool = False
+) -> pd.DataFrame:
     """Check a customer summary and return it with float columns.
 
     Every problem is reported at once, each with its count and first customers.
@@ -339,7 +337,9 @@ def check_summary(summary: pd.DataFrame, *, require_monetary: bool = False) -> p
         frame[column] = pd.to_numeric(frame[column], errors="coerce").astype("float64")
     f, r, t = (frame[c].to_numpy() for c in SUMMARY_COLUMNS[:3])
     checks = {
-        "have missing or non-numeric values": ~np.isfinite(frame[required].to_numpy()).all(axis=1),
+        "have missing or non-numeric values": ~np.isfinite(
+            frame[required].to_numpy()
+        ).all(axis=1),
         "have a negative or fractional frequency": (f < 0) | (np.mod(f, 1) != 0),
         "have recency < 0 or recency > T": (r < 0) | (r > t + 1e-9),
         "have frequency > 0 but recency 0": (f > 0) & (r == 0),

@@ -108,13 +108,17 @@ def prepare_transactions(
 
     ids = _parse_customer_ids(frame["customer_id"])
     amounts = _parse_amounts(frame["amount"], source)
-    stamps = _parse_timestamps(frame["timestamp"], date_format, business_timezone, source)
+    stamps = _parse_timestamps(
+        frame["timestamp"], date_format, business_timezone, source
+    )
 
     keep = np.ones(len(frame), dtype=bool)
     keep &= _report_missing_ids(ids, amounts, source)
     bad_amount = amounts.isna().to_numpy() & keep
     if bad_amount.any():
-        _handle_bad_amounts(frame["amount"], bad_amount, positions, invalid_amounts, source)
+        _handle_bad_amounts(
+            frame["amount"], bad_amount, positions, invalid_amounts, source
+        )
         keep &= ~bad_amount
 
     result = frame.assign(customer_id=ids, timestamp=stamps, amount=amounts)[keep]
@@ -137,7 +141,9 @@ def _select_columns(
             f"loader.columns: {unknown} are not canonical columns; map source "
             f"columns onto {list(CANONICAL_COLUMNS)}."
         )
-    mapping = {canonical: columns.get(canonical, canonical) for canonical in CANONICAL_COLUMNS}
+    mapping = {
+        canonical: columns.get(canonical, canonical) for canonical in CANONICAL_COLUMNS
+    }
     missing = [f"{c} (from {s!r})" for c, s in mapping.items() if s not in raw.columns]
     if missing:
         raise DataValidationError(
@@ -162,7 +168,9 @@ def _parse_customer_ids(values: pd.Series) -> pd.Series:
     return text.astype("object").where(text.notna(), None)
 
 
-def _report_missing_ids(ids: pd.Series, amounts: pd.Series, source: Source) -> np.ndarray:
+def _report_missing_ids(
+    ids: pd.Series, amounts: pd.Series, source: Source
+) -> np.ndarray:
     missing = ids.isna().to_numpy()
     if missing.any():
         total = float(np.nansum(amounts.to_numpy()[missing]))
@@ -200,8 +208,13 @@ def _handle_bad_amounts(
     source: Source,
 ) -> None:
     where = np.flatnonzero(bad)
-    examples = source.where(positions[where], list(original.iloc[where[:_MAX_EXAMPLES]]))
-    message = f"{source.name}: column 'amount': {len(where)} values are not numbers: {examples}"
+    examples = source.where(
+        positions[where], list(original.iloc[where[:_MAX_EXAMPLES]])
+    )
+    message = (
+        f"{source.name}: column 'amount': {len(where)} values are not numbers: "
+        f"{examples}"
+    )
     if policy == "error":
         raise DataValidationError(
             f"{message}. Fix them, or set loader.invalid_amounts=drop to leave "
@@ -225,7 +238,9 @@ def _parse_timestamps(
     return parsed.astype("datetime64[ns]")
 
 
-def _parse_text_dates(values: pd.Series, date_format: str | None, source: Source) -> pd.Series:
+def _parse_text_dates(
+    values: pd.Series, date_format: str | None, source: Source
+) -> pd.Series:
     text = values.astype("object").map(lambda v: v.strip() if isinstance(v, str) else v)
     if text.map(lambda v: isinstance(v, (int, np.integer))).any():
         text = text.map(str)
@@ -254,7 +269,9 @@ def _parse_text_dates(values: pd.Series, date_format: str | None, source: Source
     return parsed
 
 
-def _handle_duplicates(frame: pd.DataFrame, deduplicate: bool, source: Source) -> pd.DataFrame:
+def _handle_duplicates(
+    frame: pd.DataFrame, deduplicate: bool, source: Source
+) -> pd.DataFrame:
     duplicated = frame.duplicated(keep="first").to_numpy()
     n_dup = int(duplicated.sum())
     if n_dup == 0:
@@ -268,7 +285,8 @@ def _handle_duplicates(frame: pd.DataFrame, deduplicate: bool, source: Source) -
     )
     warnings.warn(
         f"{source.name}: {n_dup} rows are exact duplicates of an earlier row "
-        f"(first: customer {first['customer_id']!r} on {first['timestamp']}); {action}.",
+        f"(first: customer {first['customer_id']!r} on {first['timestamp']}); "
+        f"{action}.",
         DataWarning,
         stacklevel=4,
     )
@@ -294,7 +312,8 @@ def check_transactions(frame: pd.DataFrame) -> None:
         )
     if not pd.api.types.is_numeric_dtype(frame["amount"]):
         raise DataValidationError(
-            f"transactions: column 'amount' must be numeric; got {frame['amount'].dtype}."
+            "transactions: column 'amount' must be numeric; got "
+            f"{frame['amount'].dtype}."
         )
 
 
@@ -334,7 +353,9 @@ def purchase_periods(
     if grain not in GRAINS:
         raise ConfigError(f"grain must be one of {list(GRAINS)}; got {grain!r}.")
     if returns not in RETURN_POLICIES:
-        raise ConfigError(f"returns must be one of {list(RETURN_POLICIES)}; got {returns!r}.")
+        raise ConfigError(
+            f"returns must be one of {list(RETURN_POLICIES)}; got {returns!r}."
+        )
     amounts = frame["amount"].to_numpy(dtype="float64")
     negative = amounts < 0
     if negative.any() and returns != "net":
@@ -344,8 +365,12 @@ def purchase_periods(
             f"(returns; first: customer {first!r})"
         )
         if returns == "fail":
-            raise DataValidationError(f"{message}; set data.returns=net or drop to accept them.")
-        warnings.warn(f"{message}; left out (data.returns=drop).", DataWarning, stacklevel=2)
+            raise DataValidationError(
+                f"{message}; set data.returns=net or drop to accept them."
+            )
+        warnings.warn(
+            f"{message}; left out (data.returns=drop).", DataWarning, stacklevel=2
+        )
         frame = frame[~negative]
         amounts = amounts[~negative]
 

@@ -23,7 +23,9 @@ def unit_days(unit: str, *, month_days: float = DEFAULT_MONTH_DAYS) -> float:
     key = unit.lower().rstrip("s") if isinstance(unit, str) else unit
     if key == "month":
         if not month_days or month_days <= 0:
-            raise ConfigError(f"month_days must be a positive number; got {month_days!r}.")
+            raise ConfigError(
+                f"month_days must be a positive number; got {month_days!r}."
+            )
         return float(month_days)
     try:
         return _FIXED_UNITS[key]
@@ -35,9 +37,15 @@ def unit_days(unit: str, *, month_days: float = DEFAULT_MONTH_DAYS) -> float:
 
 
 def convert(
-    value: float, from_unit: str, to_unit: str, *, month_days: float = DEFAULT_MONTH_DAYS
+    value: float,
+    from_unit: str,
+    to_unit: str,
+    *,
+    month_days: float = DEFAULT_MONTH_DAYS,
 ) -> float:
     """Convert a duration from one unit to another."""
-    return value * unit_days(from_unit, month_days=month_days) / unit_days(
-        to_unit, month_days=month_days
+    return (
+        value
+        * unit_days(from_unit, month_days=month_days)
+        / unit_days(to_unit, month_days=month_days)
     )

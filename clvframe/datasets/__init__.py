@@ -1,0 +1,1 @@
+"""Data sets that ship with clvframe (the CDNOW log)."""

@@ -85,6 +85,19 @@ def clvframe_register_exporters() -> list[type[Exporter]]:
     """
 
 
+@hookspec
+def clvframe_config_dirs() -> list[str]:
+    """Offer folders of Hydra config groups that a plugin ships.
+
+    Called before the run config is composed. A folder holding
+    ``estimator/myest.yaml`` lets users write ``clvframe run estimator=myest``,
+    exactly as for the built-in components.
+
+    Returns:
+        Absolute paths of folders laid out like clvframe's ``conf/``.
+    """
+
+
 # --- run lifecycle -----------------------------------------------------------
 
 

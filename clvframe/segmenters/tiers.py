@@ -43,7 +43,9 @@ class ValueTiers(Segmenter):
         """Tier names, highest first."""
         cuts = self._checked_cuts()
         names = [f"top {_percent(cuts[0])}"]
-        names += [f"top {_percent(lo)}-{_percent(hi)}" for lo, hi in zip(cuts, cuts[1:])]
+        names += [
+            f"top {_percent(lo)}-{_percent(hi)}" for lo, hi in zip(cuts, cuts[1:])
+        ]
         return [*names, f"rest (bottom {_percent(1 - cuts[-1])})"]
 
     def _checked_cuts(self) -> list[float]:
@@ -65,9 +67,10 @@ class ValueTiers(Segmenter):
             )
         values = customers[self.column].to_numpy(dtype="float64")
         if np.isnan(values).any():
+            first = customers.index[np.isnan(values)][0]
             raise DataValidationError(
                 f"tiers: {int(np.isnan(values).sum())} customers have no "
-                f"{self.column} value (first: {customers.index[np.isnan(values)][0]!r})."
+                f"{self.column} value (first: {first!r})."
             )
         # Customers with a strictly higher value, for every customer.
         ordered = np.sort(values)

@@ -117,9 +117,7 @@ def _log(result: RunResult, pm: pluggy.PluginManager, uri: str) -> str:
         mlflow.log_params(_params(result))
         mlflow.set_tags(_tags(result, pm))
         if result.metrics:
-            mlflow.log_metrics(
-                {k: float(v) for k, v in result.metrics.items()}, step=0
-            )
+            mlflow.log_metrics({k: float(v) for k, v in result.metrics.items()}, step=0)
         mlflow.log_metrics(_info_metrics(result), step=0)
         with tempfile.TemporaryDirectory() as tmp:
             _write_artifacts(result, Path(tmp), run_tables(result), run_figures(result))
@@ -166,7 +164,9 @@ def _write_artifacts(
         figure.savefig(plots / f"{name}.png", dpi=110, bbox_inches="tight")
     if hasattr(result.estimator, "get_state"):
         state = result.estimator.get_state()
-        (folder / "estimator_state.json").write_text(json.dumps(state, indent=2, default=str))
+        (folder / "estimator_state.json").write_text(
+            json.dumps(state, indent=2, default=str)
+        )
     if callable(getattr(result.estimator, "artifacts", None)):
         _write_estimator_artifacts(result, folder / "estimator")
     if figures or tables:

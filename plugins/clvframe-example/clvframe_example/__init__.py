@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -63,6 +64,12 @@ class ValueShareSegmenter(Segmenter):
             index=customers.index,
             name="segment",
         )
+
+
+@hookimpl
+def clvframe_config_dirs() -> list[str]:
+    """Ship ``segmenter/value_share.yaml``, so ``segmenter=value_share`` works."""
+    return [str(Path(__file__).resolve().parent / "conf")]
 
 
 @hookimpl

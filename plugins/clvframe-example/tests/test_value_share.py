@@ -28,3 +28,11 @@ def test_is_discovered_through_its_entry_point():
     component = build_registry().get("segmenter", "value_share")
     assert component.origin == "clvframe-example 0.1.0"
     assert component.cls is ValueShareSegmenter
+
+
+def test_ships_its_config_group():
+    from clvframe.config.compose import compose_config
+
+    cfg = compose_config(["segmenter=value_share"])
+    assert cfg.segmenter.name == "value_share"
+    assert list(cfg.segmenter.params.shares) == [0.5, 0.8]
