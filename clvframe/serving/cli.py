@@ -152,6 +152,18 @@ def promote(name: str, version: str, alias: str, tracking_uri: str | None) -> No
     help="About this many log rows per chunk (whole customers); bounds memory.",
 )
 @click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
+@click.option(
+    "--export",
+    "exports",
+    multiple=True,
+    help="Exporter to run on the scores (repeatable): csv, parquet, sql, ...",
+)
+@click.option(
+    "--export-option",
+    "export_options",
+    multiple=True,
+    help="Override of an exporter's config, e.g. export.csv.params.path=top.csv.",
+)
 @_TRACKING
 def score(
     model_uri: str,
@@ -164,6 +176,8 @@ def score(
     discount_rate: float | None,
     chunk_rows: int,
     no_progress: bool,
+    exports: tuple[str, ...],
+    export_options: tuple[str, ...],
     tracking_uri: str | None,
 ) -> None:
     """Score every customer of a transaction log with a registered model.
@@ -171,7 +185,8 @@ def score(
     \b
     Example:
       clvframe score --model models:/clv@champion --input log.csv \\
-        --output scores.parquet
+        --output scores.parquet --export csv \\
+        --export-option export.csv.params.path=champions.csv
     """  # noqa: D301 (click's no-rewrap marker \b must stay a real backspace)
     from mlflow.exceptions import MlflowException
 
@@ -204,6 +219,34 @@ def score(
         f"{report.chunks} chunk(s)) into {report.output} in {report.seconds:.1f} s.",
         highlight=False,
     )
+    if exports:
+        try:
+            _export_scores(output_path, exports, export_options)
+        except ClvframeError as err:
+            _fail(str(err))
+
+
+def _export_scores(
+    output_path: str, exports: tuple[str, ...], options: tuple[str, ...]
+) -> None:
+    """Run the chosen exporters on the scores just written, as a run does."""
+    import pandas as pd
+
+    from clvframe.config.compose import compose_config
+    from clvframe.exporters import run_exports
+
+    names = ",".join(exports)
+    cfg = compose_config([f"export=[{names}]", *options])
+    if output_path.endswith(".parquet"):
+        scores = pd.read_parquet(output_path)
+    else:
+        scores = pd.read_csv(output_path, dtype={"customer_id": str})
+    for result in run_exports(scores, cfg.export):
+        console.print(
+            f"Exported {result.rows:,} customers with {result.exporter} to "
+            f"{result.location}.",
+            highlight=False,
+        )
 
 
 @click.command()
