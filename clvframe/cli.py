@@ -86,7 +86,7 @@ def run(overrides: Sequence[str]) -> None:
         except ClvframeError as err:
             console.print(f"[bold red]error:[/] {err}", highlight=False)
             raise SystemExit(2) from None
-    sys.argv = ["clvframe run", *search, *overrides]
+    sys.argv = ["clvframe run", *overrides, *search]
     app = hydra.main(
         config_path=str(config_dir()), config_name=CONFIG_NAME, version_base="1.3"
     )(_run_job)
