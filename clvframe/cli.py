@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -44,7 +45,19 @@ def _setup_logging(verbose: bool = False) -> None:
     handler = RichHandler(console=Console(stderr=True), show_path=False, markup=False)
     logging.basicConfig(level=logging.WARNING, handlers=[handler], format="%(message)s")
     logging.getLogger("clvframe").setLevel(level)
-    logging.captureWarnings(True)
+    # Warnings are for the user: one log line each, without the source line.
+    warnings.showwarning = _log_warning
+
+
+def _log_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: Any = None,
+    line: str | None = None,
+) -> None:
+    logging.getLogger("clvframe").warning("%s: %s", category.__name__, message)
 
 
 @click.group()
