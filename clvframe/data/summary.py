@@ -20,8 +20,11 @@ import numpy as np
 import pandas as pd
 
 from clvframe.data.transactions import PurchasePeriods
+from clvframe.data.transactions import check_period_options
 from clvframe.data.transactions import check_transactions
+from clvframe.data.transactions import periods_from_codes
 from clvframe.data.transactions import purchase_periods
+from clvframe.data.transactions import returned_rows_kept
 from clvframe.data.units import DEFAULT_MONTH_DAYS
 from clvframe.data.units import unit_days
 from clvframe.errors import DataValidationError
@@ -146,23 +149,37 @@ def summarise(
     """
     scale = unit_days(time_unit, month_days=month_days)
     kept, end = restrict_to_observation(transactions, observation_end)
-    periods = purchase_periods(kept, grain=grain, returns=returns)
+    # Factorise the ids once, for the periods and the total spend alike.
+    codes, customers = pd.factorize(kept["customer_id"], sort=False)
+    amounts = kept["amount"].to_numpy(dtype="float64")
+    check_period_options(grain, returns)
+    keep = returned_rows_kept(kept, amounts, returns)
+    if keep is None:
+        periods = periods_from_codes(codes, customers, kept, amounts, grain)
+    else:
+        periods = periods_from_codes(
+            codes[keep], customers, kept[keep], amounts[keep], grain
+        )
     summary = _rfm(periods, _end_day(end, grain), scale)
-    spend = kept.groupby("customer_id", sort=False)["amount"].sum()
-    _warn_no_purchase(spend.index, summary.index)
-    summary["total_spend"] = spend.reindex(summary.index).to_numpy()
+    # Historic net spend counts every row kept, returns included.
+    spend = np.bincount(codes, weights=amounts, minlength=len(customers))
+    summarised = periods.customer_codes[_customer_blocks(periods)[0]]
+    _warn_no_purchase(customers, summarised)
+    summary["total_spend"] = spend[summarised]
     summary.attrs.update(observation_end=end, time_unit=time_unit, grain=grain)
     logger.info("Summarised %d customers up to %s", len(summary), end.date())
     return summary
 
 
-def _warn_no_purchase(all_ids: pd.Index, summarised: pd.Index) -> None:
-    missing = all_ids.difference(summarised)
-    if len(missing):
+def _warn_no_purchase(customers: pd.Index, summarised: np.ndarray) -> None:
+    has_period = np.zeros(len(customers), dtype=bool)
+    has_period[summarised] = True
+    if not has_period.all():
+        missing = np.asarray(customers, dtype=object)[~has_period]
         warnings.warn(
             f"transactions: {len(missing)} customers have no purchase period (only "
             f"returns or periods with a non-positive net amount; first: "
-            f"{missing[0]!r}) and are not in the summary.",
+            f"{min(missing)!r}) and are not in the summary.",
             DataWarning,
             stacklevel=3,
         )

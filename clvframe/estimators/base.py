@@ -158,25 +158,47 @@ class CLVEstimator(Component):
         )
         if horizon_days <= 0:
             raise ConfigError(f"forecast.horizon must be positive; got {horizon!r}.")
-        purchases = self._cumulative_purchases(summary, horizon_days / model_days)
-        spend = self._spend_per_purchase(summary)
-        clv = discounted_value(
-            lambda t: self._cumulative_purchases(summary, t),
-            spend,
+        t_end = horizon_days / model_days
+        rows, inverse = self._prediction_rows(summary)
+        purchases = self._cumulative_purchases(rows, t_end)
+        # CLV is linear in the spend: discount each row's purchases once (at
+        # unit spend, margin applied) and scale by each customer's spend.
+        discounted = discounted_value(
+            lambda t: self._cumulative_purchases(rows, t),
+            np.ones(len(rows)),
             horizon_days=horizon_days,
             unit_length_days=model_days,
             valuation=valuation,
         )
+        p_alive = self._p_alive(rows)
+        p_repurchase = self._p_repurchase(rows, t_end)
+        if inverse is not None:
+            purchases, discounted, p_alive, p_repurchase = (
+                v[inverse] for v in (purchases, discounted, p_alive, p_repurchase)
+            )
+        spend = self._spend_per_purchase(summary)
         return pd.DataFrame(
             {
                 "expected_purchases": purchases,
-                "p_alive": self._p_alive(summary),
-                "p_repurchase": self._p_repurchase(summary, horizon_days / model_days),
+                "p_alive": p_alive,
+                "p_repurchase": p_repurchase,
                 "expected_spend": purchases * spend,
-                "clv": clv,
+                "clv": discounted * spend,
             },
             index=summary.index,
         )
+
+    def _prediction_rows(
+        self, summary: pd.DataFrame
+    ) -> tuple[pd.DataFrame, np.ndarray | None]:
+        """Rows to compute purchases on, and how customers map onto them.
+
+        Estimators whose purchase forecasts depend on a few columns return
+        the distinct rows of those columns and each customer's row, so that
+        every discount step is computed once per distinct row; the default
+        is every customer, with ``None``.
+        """
+        return summary, None
 
     # -- persistence: plain data, never pickles --------------------------------
 

@@ -28,6 +28,7 @@ from clvframe.estimators.spend import SpendModel
 from clvframe.estimators.valuation import Valuation
 from clvframe.estimators.valuation import discounted_value
 from clvframe.hooks import hookimpl
+from clvframe.models._validation import group_rows
 from clvframe.models.bgnbd import BetaGeoModel
 from clvframe.models.mbgnbd import ModifiedBetaGeoModel
 from clvframe.models.paretonbd import ParetoNBDModel
@@ -97,6 +98,21 @@ class PurchaseModelEstimator(CLVEstimator):
         return tuple(
             summary[c].to_numpy(dtype="float64") for c in ("frequency", "recency", "T")
         )
+
+    def _prediction_rows(
+        self, summary: pd.DataFrame
+    ) -> tuple[pd.DataFrame, np.ndarray | None]:
+        # Purchases, P(alive) and P(repurchase) depend on a customer only
+        # through (frequency, recency, T); on the day grain a million
+        # customers share a few hundred thousand such rows.
+        columns = self._arrays(summary)
+        first, inverse = group_rows(columns)
+        if first.size > 0.8 * len(summary):
+            return summary, None
+        rows = pd.DataFrame(
+            dict(zip(("frequency", "recency", "T"), (c[first] for c in columns)))
+        )
+        return rows, inverse
 
     def _cumulative_purchases(self, summary: pd.DataFrame, t: float) -> np.ndarray:
         return np.asarray(

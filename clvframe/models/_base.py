@@ -15,6 +15,7 @@ from clvframe.errors import DataValidationError
 from clvframe.errors import IdentificationError
 from clvframe.errors import NotFittedError
 from clvframe.models._fitting import maximise_likelihood
+from clvframe.models._special import SummaryRows
 from clvframe.models._validation import check_summary
 from clvframe.models._validation import check_weights
 from clvframe.models._validation import compress_rows
@@ -146,9 +147,15 @@ class PurchaseModel(FittedParamsMixin):
         self.max_iter = max_iter
         self.tol = tol
 
-    # Subclasses implement these two.
+    # Subclasses implement these two. ``rows`` holds groupings of (x, tx, T)
+    # found once per fit; without it _loglik finds what it needs itself.
     def _loglik(
-        self, theta: np.ndarray, x: np.ndarray, tx: np.ndarray, T: np.ndarray
+        self,
+        theta: np.ndarray,
+        x: np.ndarray,
+        tx: np.ndarray,
+        T: np.ndarray,
+        rows: SummaryRows | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         raise NotImplementedError
 
@@ -197,8 +204,10 @@ class PurchaseModel(FittedParamsMixin):
                 "customers."
             )
 
+        rows = SummaryRows(x, tx, t_end)
+
         def loglik(theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-            return self._loglik(theta, x, tx, t_end)
+            return self._loglik(theta, x, tx, t_end, rows)
 
         result = maximise_likelihood(
             loglik,

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import cached_property
 
 import numpy as np
 from scipy import special
 from scipy import stats
+
+from clvframe.models._validation import group_rows
 
 #: Distance from a removable singularity within which a closed form is
 #: replaced by interpolation between two well-conditioned points.
@@ -260,22 +263,90 @@ def hyp2f1_series(
     return total.reshape(shape)
 
 
+class Levels:
+    """The distinct rows of some columns and where each row falls, found once.
+
+    Args:
+        *columns: Equal-length one-dimensional arrays.
+
+    Attributes:
+        values: One array per column: the distinct rows, in order of first
+            appearance.
+        inverse: For each row, the position of its distinct row.
+    """
+
+    def __init__(self, *columns: np.ndarray) -> None:
+        first, self.inverse = group_rows(columns)
+        self.values = [np.asarray(c)[first] for c in columns]
+
+
+class SummaryRows:
+    """Groupings of a fixed (frequency, recency, T) summary, built on first use.
+
+    A fit evaluates the likelihood dozens of times on the same rows; the
+    distinct frequencies, (frequency, recency) and (frequency, T) pairs are
+    found once here instead of at every evaluation. Even a million customers
+    on the day grain hold only thousands of such pairs.
+    """
+
+    def __init__(self, x: np.ndarray, tx: np.ndarray, T: np.ndarray) -> None:
+        self.x, self.tx, self.T = x, tx, T
+
+    @cached_property
+    def frequencies(self) -> Levels:
+        """Distinct frequencies."""
+        return Levels(self.x)
+
+    @cached_property
+    def recency_pairs(self) -> Levels:
+        """Distinct (frequency, recency) pairs."""
+        return Levels(self.x, self.tx)
+
+    @cached_property
+    def age_pairs(self) -> Levels:
+        """Distinct (frequency, T) pairs."""
+        return Levels(self.x, self.T)
+
+
 def per_level(
-    x: np.ndarray, *functions: Callable[[np.ndarray], np.ndarray]
+    x: np.ndarray | Levels, *functions: Callable[[np.ndarray], np.ndarray]
 ) -> list[np.ndarray]:
     """Evaluate functions of ``x`` once per distinct value and spread them back.
 
     Frequencies take few distinct values (tens to hundreds) across tens of
     thousands of summary rows, and the log-gamma and digamma functions of
-    them dominate a likelihood evaluation; one sort is far cheaper.
+    them dominate a likelihood evaluation; one grouping is far cheaper.
 
     Args:
-        x: Values, typically frequencies.
+        x: Values, typically frequencies, or their :class:`Levels` when the
+            caller evaluates repeatedly on the same values.
         *functions: Vectorised functions of ``x``.
 
     Returns:
         Each function's values, aligned with ``x``.
     """
+    if isinstance(x, Levels):
+        return [f(x.values[0])[x.inverse] for f in functions]
     levels, inverse = np.unique(x, return_inverse=True)
     inverse = inverse.reshape(x.shape)
     return [f(levels)[inverse] for f in functions]
+
+
+def per_pair(
+    x: np.ndarray,
+    t: np.ndarray,
+    horizon: np.ndarray,
+    function: Callable[[np.ndarray, np.ndarray], np.ndarray],
+) -> np.ndarray:
+    """Evaluate ``function(x, t)`` once per distinct (x, t) pair.
+
+    For one horizon, the expected purchases of a live customer depend on
+    (frequency, T) alone, through a hypergeometric function; a million
+    customers on the day grain hold a few thousand such pairs. Other shapes
+    (several horizons broadcast against the customers) are evaluated as
+    they are.
+    """
+    if horizon.ndim != 0 or x.ndim != 1 or x.shape != t.shape or x.size < 64:
+        return function(x, t)
+    pairs = Levels(x, t)
+    return function(*pairs.values)[pairs.inverse]

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from clvframe.errors import DataValidationError
 
@@ -178,6 +179,39 @@ def check_summary(
     return x, np.minimum(tx, t_end), t_end
 
 
+def group_rows(columns: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Find the distinct rows of equal-length columns.
+
+    Hash-based: each column is factorised, the codes are combined into one
+    integer key, and the key is factorised. That is linear in the rows;
+    ``np.unique(axis=0)`` sorts whole rows and is ten times slower on a
+    million of them.
+
+    Args:
+        columns: Equal-length one-dimensional arrays forming the rows.
+
+    Returns:
+        The position of the first row of each distinct row (in order of first
+        appearance) and, for every row, the number of its distinct row.
+    """
+    n_rows = len(columns[0])
+    key = np.zeros(n_rows, dtype=np.int64)
+    n_keys = 1
+    for column in columns:
+        codes, uniques = pd.factorize(column)
+        if n_keys * len(uniques) >= 2**62:
+            # Renumber the key so far so the combined key cannot overflow.
+            key, seen = pd.factorize(key)
+            n_keys = len(seen)
+        key = key * len(uniques) + codes
+        n_keys *= len(uniques)
+    inverse, distinct = pd.factorize(key)
+    first = np.empty(len(distinct), dtype=np.int64)
+    # Assigning in reverse leaves each group's first position in place.
+    first[inverse[::-1]] = np.arange(n_rows - 1, -1, -1)
+    return first, inverse
+
+
 def compress_rows(
     columns: Sequence[np.ndarray], weights: np.ndarray
 ) -> tuple[list[np.ndarray], np.ndarray]:
@@ -192,13 +226,11 @@ def compress_rows(
         weights: Weight of each row.
 
     Returns:
-        The unique rows, one array per column, and their summed weights.
-        Rows with zero total weight are dropped.
+        The unique rows (in order of first appearance), one array per column,
+        and their summed weights. Rows with zero total weight are dropped.
     """
-    stacked = np.column_stack(columns)
-    unique, inverse = np.unique(stacked, axis=0, return_inverse=True)
-    counts = np.bincount(inverse.ravel(), weights=weights, minlength=unique.shape[0])
+    first, inverse = group_rows(columns)
+    counts = np.bincount(inverse, weights=weights, minlength=first.size)
     keep = counts > 0
-    unique = unique[keep]
-    logger.debug("Compressed %d rows to %d unique rows", stacked.shape[0], keep.sum())
-    return [unique[:, j] for j in range(unique.shape[1])], counts[keep]
+    logger.debug("Compressed %d rows to %d unique rows", inverse.size, keep.sum())
+    return [np.asarray(column)[first[keep]] for column in columns], counts[keep]

@@ -109,8 +109,14 @@ class BetaGeoBetaBinomModel(PurchaseModel):
         return [1.0, 1.0, 1.0, 1.0]
 
     def _loglik(
-        self, theta: np.ndarray, x: np.ndarray, tx: np.ndarray, T: np.ndarray
+        self,
+        theta: np.ndarray,
+        x: np.ndarray,
+        tx: np.ndarray,
+        T: np.ndarray,
+        rows: object = None,
     ) -> tuple[np.ndarray, np.ndarray]:
+        # ``rows`` (the fit's groupings) is unused: BG/BB summaries are small.
         alpha, beta, gamma, delta = theta
         n = T
         # Column 0: alive through all n opportunities. Column 1 + i: alive

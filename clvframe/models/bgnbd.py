@@ -16,10 +16,12 @@ from scipy import special
 from clvframe.models._base import PurchaseModel
 from clvframe.models._base import broadcast_float
 from clvframe.models._base import mean_or_one
+from clvframe.models._special import SummaryRows
 from clvframe.models._special import beta_geometric_mean
 from clvframe.models._special import nbd_log_pmf
 from clvframe.models._special import nbd_sf
 from clvframe.models._special import per_level
+from clvframe.models._special import per_pair
 
 logger = logging.getLogger(__name__)
 
@@ -53,7 +55,12 @@ class BetaGeoModel(PurchaseModel):
         return [1.0, 1.0 / rate, 1.0, 1.0]
 
     def _loglik(
-        self, theta: np.ndarray, x: np.ndarray, tx: np.ndarray, T: np.ndarray
+        self,
+        theta: np.ndarray,
+        x: np.ndarray,
+        tx: np.ndarray,
+        T: np.ndarray,
+        rows: SummaryRows | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         r, alpha, a, b = theta
         rx = r + x
@@ -69,7 +76,7 @@ class BetaGeoModel(PurchaseModel):
         w2 = np.exp(c2 - lse)
 
         gammaln_rx, beta_x, psi_rx, psi_bx, psi_abx = per_level(
-            x,
+            rows.frequencies if rows is not None else x,
             lambda v: special.gammaln(r + v),
             lambda v: special.betaln(a, b + v),
             lambda v: special.digamma(r + v),
@@ -128,7 +135,14 @@ class BetaGeoModel(PurchaseModel):
         x, tx, t_end = self._history(frequency, recency, T)
         alive = _p_alive(r, alpha, a, b, x, tx, t_end)
         # Given alive at T: lambda ~ Gamma(r + x, alpha + T), p ~ Beta(a, b + x).
-        return alive * beta_geometric_mean(r + x, alpha + t_end, a, b + x, horizon)
+        return alive * per_pair(
+            x,
+            t_end,
+            horizon,
+            lambda x, t_end: beta_geometric_mean(
+                r + x, alpha + t_end, a, b + x, horizon
+            ),
+        )
 
     def expected_purchases_new(self, t: Any) -> np.ndarray:
         """Expected repeat purchases in (0, t] of a customer first buying at 0.

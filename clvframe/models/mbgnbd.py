@@ -16,8 +16,10 @@ from scipy import special
 
 from clvframe.models._base import PurchaseModel
 from clvframe.models._base import mean_or_one
+from clvframe.models._special import SummaryRows
 from clvframe.models._special import beta_geometric_mean
 from clvframe.models._special import per_level
+from clvframe.models._special import per_pair
 from clvframe.models.bgnbd import _p_n_live
 
 logger = logging.getLogger(__name__)
@@ -51,7 +53,12 @@ class ModifiedBetaGeoModel(PurchaseModel):
         return [1.0, 1.0 / rate, 1.0, 1.0]
 
     def _loglik(
-        self, theta: np.ndarray, x: np.ndarray, tx: np.ndarray, T: np.ndarray
+        self,
+        theta: np.ndarray,
+        x: np.ndarray,
+        tx: np.ndarray,
+        T: np.ndarray,
+        rows: SummaryRows | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         r, alpha, a, b = theta
         rx = r + x
@@ -65,7 +72,7 @@ class ModifiedBetaGeoModel(PurchaseModel):
         w2 = np.exp(c2 - lse)
 
         gammaln_rx, beta_x, psi_rx, psi_bx, psi_abx = per_level(
-            x,
+            rows.frequencies if rows is not None else x,
             lambda v: special.gammaln(r + v),
             lambda v: special.betaln(a, b + v + 1),
             lambda v: special.digamma(r + v),
@@ -124,7 +131,14 @@ class ModifiedBetaGeoModel(PurchaseModel):
         x, tx, t_end = self._history(frequency, recency, T)
         alive = _p_alive(r, alpha, a, b, x, tx, t_end)
         # Alive at T means x + 1 dropout coins came up "stay".
-        return alive * beta_geometric_mean(r + x, alpha + t_end, a, b + x + 1, horizon)
+        return alive * per_pair(
+            x,
+            t_end,
+            horizon,
+            lambda x, t_end: beta_geometric_mean(
+                r + x, alpha + t_end, a, b + x + 1, horizon
+            ),
+        )
 
     def expected_purchases_new(self, t: Any) -> np.ndarray:
         """Expected repeat purchases in (0, t] of a customer first buying at 0.

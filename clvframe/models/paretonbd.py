@@ -21,6 +21,8 @@ from scipy import special
 from clvframe.models._base import PurchaseModel
 from clvframe.models._base import broadcast_float
 from clvframe.models._base import mean_or_one
+from clvframe.models._special import Levels
+from clvframe.models._special import SummaryRows
 from clvframe.models._special import log_hyp2f1_unit_a
 from clvframe.models._special import nbd_log_pmf
 from clvframe.models._special import per_level
@@ -62,13 +64,21 @@ class ParetoNBDModel(PurchaseModel):
         return [1.0, scale, 1.0, scale]
 
     def _loglik(
-        self, theta: np.ndarray, x: np.ndarray, tx: np.ndarray, T: np.ndarray
+        self,
+        theta: np.ndarray,
+        x: np.ndarray,
+        tx: np.ndarray,
+        T: np.ndarray,
+        rows: SummaryRows | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         r, alpha, s, beta = theta
-        parts = _likelihood_parts(r, alpha, s, beta, x, tx, T)
+        rows = rows if rows is not None else SummaryRows(x, tx, T)
+        parts = _likelihood_parts(r, alpha, s, beta, x, tx, T, rows=rows)
         log_l, grad = parts["log_l"], parts["grad"]
         gammaln_rx, psi_rx = per_level(
-            x, lambda v: special.gammaln(r + v), lambda v: special.digamma(r + v)
+            rows.frequencies,
+            lambda v: special.gammaln(r + v),
+            lambda v: special.digamma(r + v),
         )
         ll = (
             gammaln_rx
@@ -211,34 +221,23 @@ def _log_term(
     return value, grad
 
 
-def _unique_log_term(
+def _grouped_log_term(
     r: float,
     alpha: float,
     s: float,
     beta: float,
-    x: np.ndarray,
-    t: np.ndarray,
+    pairs: Levels,
     derivatives: bool = True,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`_log_term`, evaluated once for all rows with x = 0 and t = 0.
+    """:func:`_log_term`, evaluated once per distinct (x, t) pair.
 
-    Every customer without repeat purchases has t_x = 0, the argument whose
-    series converges slowest; they share one value.
+    The term depends on a customer through (x, t) alone, and the 2F1 series
+    in it is the costliest part of the likelihood; a million customers on
+    the day grain hold only thousands of distinct pairs.
     """
-    origin = (x == 0) & (t == 0)
-    if np.count_nonzero(origin) < 2:
-        return _log_term(r, alpha, s, beta, x, t, derivatives)
-    rest = ~origin
-    value = np.empty(x.shape[0])
-    grad = np.empty((x.shape[0], 4))
-    value[rest], grad[rest] = _log_term(
-        r, alpha, s, beta, x[rest], t[rest], derivatives
-    )
-    one_value, one_grad = _log_term(
-        r, alpha, s, beta, x[:1] * 0, t[:1] * 0, derivatives
-    )
-    value[origin], grad[origin] = one_value[0], one_grad[0]
-    return value, grad
+    x, t = pairs.values
+    value, grad = _log_term(r, alpha, s, beta, x, t, derivatives)
+    return value[pairs.inverse], grad[pairs.inverse]
 
 
 def _likelihood_parts(
@@ -250,6 +249,7 @@ def _likelihood_parts(
     tx: np.ndarray,
     T: np.ndarray,
     derivatives: bool = True,
+    rows: SummaryRows | None = None,
 ) -> dict[str, np.ndarray]:
     """The bracket of the likelihood, alive-at-T share and their gradients.
 
@@ -269,8 +269,9 @@ def _likelihood_parts(
             -s / (beta + T),
         ]
     )
-    log_e2, g2 = _unique_log_term(r, alpha, s, beta, x, tx, derivatives)
-    log_e3, g3 = _unique_log_term(r, alpha, s, beta, x, T, derivatives)
+    rows = rows if rows is not None else SummaryRows(x, tx, T)
+    log_e2, g2 = _grouped_log_term(r, alpha, s, beta, rows.recency_pairs, derivatives)
+    log_e3, g3 = _grouped_log_term(r, alpha, s, beta, rows.age_pairs, derivatives)
     log_pos = np.logaddexp(log_e1, log_k + log_e2)
     # e2 >= e3 because t_x <= T; rounding can make them cross when t_x == T.
     ratio = np.minimum(np.exp(log_k + log_e3 - log_pos), 1.0)
