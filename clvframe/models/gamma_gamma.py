@@ -23,6 +23,7 @@ from clvframe.errors import DataWarning
 from clvframe.models._base import FittedParamsMixin
 from clvframe.models._base import broadcast_float
 from clvframe.models._fitting import maximise_likelihood
+from clvframe.models._special import Levels
 from clvframe.models._special import per_level
 from clvframe.models._validation import as_float_vector
 from clvframe.models._validation import check_rows
@@ -120,8 +121,12 @@ class GammaGammaModel(FittedParamsMixin):
         )
         (x, m), w = compress_rows([x[repeat], m[repeat]], w[repeat])
 
+        # The frequencies' grouping and the logs of the data are the same at
+        # every evaluation: compute them once.
+        levels, log_m, log_x = Levels(x), np.log(m), np.log(x)
+
         def loglik(theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-            return _loglik(theta, x, m)
+            return _loglik(theta, x, m, levels, log_m, log_x)
 
         # Method-of-moments flavoured start: transaction values of about the
         # mean spend, a moderately heavy-tailed population of customer means.
@@ -206,19 +211,24 @@ class GammaGammaModel(FittedParamsMixin):
 
 
 def _loglik(
-    theta: np.ndarray, x: np.ndarray, m: np.ndarray
+    theta: np.ndarray,
+    x: np.ndarray,
+    m: np.ndarray,
+    levels: Levels | None = None,
+    log_m: np.ndarray | None = None,
+    log_x: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     p, q, v = theta
     px = p * x
-    log_m = np.log(m)
+    log_m = np.log(m) if log_m is None else log_m
+    log_x = np.log(x) if log_x is None else log_x
     log_vxm = np.log(v + x * m)
     # Functions of the frequency alone, evaluated once per distinct value.
-    gammaln_diff, psi_pxq, psi_px, log_x = per_level(
-        x,
+    gammaln_diff, psi_pxq, psi_px = per_level(
+        levels if levels is not None else x,
         lambda u: special.gammaln(p * u + q) - special.gammaln(p * u),
         lambda u: special.digamma(p * u + q),
         lambda u: special.digamma(p * u),
-        np.log,
     )
     ll = (
         gammaln_diff
