@@ -88,6 +88,20 @@ DEFAULT_METRICS = (
 
 SETTING_PARAMS = ("forecast.horizon",)
 SETTING_PREFIX = "estimator.params."
+KEY_SETTINGS = (
+    "spend_model",
+    "penalizer",
+    "objective",
+    "label_window",
+    "opportunity",
+    "period",
+)
+"""Estimator params shown as settings, when logged; the rest stay in MLflow.
+
+A model such as LightGBM logs dozens of params; the comparison shows the ones
+that say which model a row is, and any other that differs between the runs
+that set it.
+"""
 SHORT_ID_LENGTH = 8
 
 
@@ -277,14 +291,20 @@ def _choose_metrics(
     return chosen
 
 
+def _is_key_setting(key: str, runs: list[Run]) -> bool:
+    if key in SETTING_PARAMS:
+        return True
+    if not key.startswith(SETTING_PREFIX):
+        return False
+    if key.removeprefix(SETTING_PREFIX) in KEY_SETTINGS:
+        return True
+    values = {run.data.params[key] for run in runs if key in run.data.params}
+    return len(values) > 1
+
+
 def _runs_table(runs: list[Run], metrics: list[str]) -> pd.DataFrame:
     settings = sorted(
-        {
-            key
-            for run in runs
-            for key in run.data.params
-            if key.startswith(SETTING_PREFIX) or key in SETTING_PARAMS
-        }
+        {key for run in runs for key in run.data.params if _is_key_setting(key, runs)}
     )
     rows = []
     for run in runs:
