@@ -52,7 +52,6 @@ import argparse
 import json
 import os
 import platform
-import resource
 import subprocess
 import sys
 import time
@@ -238,9 +237,7 @@ def _lifetimes_fit_bg_gg(summary: pd.DataFrame) -> dict[str, Any]:
 def _clvframe_fit_pareto(summary: pd.DataFrame) -> dict[str, Any]:
     from clvframe.models import ParetoNBDModel
 
-    model = ParetoNBDModel().fit(
-        summary["frequency"], summary["recency"], summary["T"]
-    )
+    model = ParetoNBDModel().fit(summary["frequency"], summary["recency"], summary["T"])
     return {"params": model.params_, "log_likelihood": model.log_likelihood_}
 
 
@@ -359,7 +356,9 @@ def job(library: str, log_path: Path, out_path: Path) -> None:
 def run_child(arguments: list[str], timeout: float) -> dict[str, Any]:
     """Run a child with a time limit and return its JSON report."""
     start = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, __file__, *arguments], stdout=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [sys.executable, __file__, *arguments], stdout=subprocess.PIPE
+    )
     deadline = start + timeout
     while True:
         pid, status = os.waitpid(proc.pid, os.WNOHANG)
@@ -407,7 +406,10 @@ def recovery(size: int, seed: int) -> list[dict[str, Any]]:
     from clvframe.models.synthetic import simulate_transactions
 
     rows = []
-    for process, model_class in (("bgnbd", BetaGeoModel), ("paretonbd", ParetoNBDModel)):
+    for process, model_class in (
+        ("bgnbd", BetaGeoModel),
+        ("paretonbd", ParetoNBDModel),
+    ):
         log = simulate_transactions(size, process=process, seed=seed, exact_times=True)
         summary = summarise(log, time_unit="week", grain="exact")
         f, r, t = (summary[c].to_numpy() for c in ("frequency", "recency", "T"))
@@ -528,18 +530,22 @@ def write_report(results: dict[str, Any], sizes: list[int], out: Path) -> str:
         parts.append("\n\nNotes:\n\n" + "\n".join(f"- {n}" for n in notes))
     agree = {k: v for k, v in results.items() if k.startswith("agreement|")}
     if agree:
-        parts.append("\n\nAgreement of the predictions (largest relative difference, "
-                     "clvframe against lifetimes, each with its own fitted "
-                     "parameters):\n")
+        parts.append(
+            "\n\nAgreement of the predictions (largest relative difference, "
+            "clvframe against lifetimes, each with its own fitted "
+            "parameters):\n"
+        )
         for key, values in agree.items():
-            cells = ", ".join(f"{k[len('max_rel_diff_'):]} {v:.1e}" for k, v in values.items())
+            cells = ", ".join(
+                f"{k[len('max_rel_diff_') :]} {v:.1e}" for k, v in values.items()
+            )
             parts.append(f"\n- {key.split('|')[1]} customers: {cells}")
     if "recovery" in results:
         rec = results["recovery"]
         parts.append(
             f"\n\n## Parameter recovery on exact purchase times\n\n"
             f"{rec['size']:,} customers, `simulate_transactions(..., "
-            f"exact_times=True)`, summarised with `grain=\"exact\"`; standard errors "
+            f'exact_times=True)`, summarised with `grain="exact"`; standard errors '
             f"from the observed information.\n\n" + recovery_markdown(rec["rows"])
         )
     text = "".join(parts) + "\n"
@@ -548,14 +554,30 @@ def write_report(results: dict[str, Any], sizes: list[int], out: Path) -> str:
     return text
 
 
+def record(store: Path, key: str, value: Any) -> dict[str, Any]:
+    """Add one result to the JSON store, keeping what other runs wrote."""
+    results = json.loads(store.read_text()) if store.exists() else {}
+    results[key] = value
+    store.write_text(json.dumps(results, indent=1, default=float))
+    return results
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
+    parser.add_argument(
+        "--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000]
+    )
     parser.add_argument("--tasks", nargs="+", default=list(TASKS), choices=TASKS)
-    parser.add_argument("--libraries", nargs="+", default=list(LIBRARIES), choices=LIBRARIES)
+    parser.add_argument(
+        "--libraries", nargs="+", default=list(LIBRARIES), choices=LIBRARIES
+    )
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--workdir", type=Path, default=Path("/tmp/clvframe_bench_prob"))
-    parser.add_argument("--timeout", type=float, default=1200, help="per child, seconds")
+    parser.add_argument(
+        "--workdir", type=Path, default=Path("/tmp/clvframe_bench_prob")
+    )
+    parser.add_argument(
+        "--timeout", type=float, default=1200, help="per child, seconds"
+    )
     parser.add_argument("--recovery-size", type=int, default=100_000)
     parser.add_argument("--no-recovery", action="store_true")
     parser.add_argument("--table-only", action="store_true")
@@ -575,32 +597,37 @@ def main() -> None:
 
     store = args.workdir / "results.json"
     args.workdir.mkdir(parents=True, exist_ok=True)
-    results = json.loads(store.read_text()) if store.exists() else {}
     if not args.table_only:
         for size in args.sizes:
             prepare(size, args.seed, args.workdir)
             for task in args.tasks:
                 for library in args.libraries:
                     print(f"{task} {size:,} {library} ...", file=sys.stderr, flush=True)
+                    folder = args.workdir / str(size)
                     if task == "job":
-                        folder = args.workdir / str(size)
-                        arguments = ["--job", library, str(folder / "log.csv"),
-                                     str(folder / f"clv_{library}.csv")]
+                        arguments = [
+                            "--job",
+                            library,
+                            str(folder / "log.csv"),
+                            str(folder / f"clv_{library}.csv"),
+                        ]
                     else:
-                        arguments = ["--child", task, library, str(size),
-                                     "--workdir", str(args.workdir)]
+                        arguments = [
+                            "--child",
+                            task,
+                            library,
+                            str(size),
+                            "--workdir",
+                            str(args.workdir),
+                        ]
                     report = run_child(arguments, args.timeout)
                     print(f"  {report}", file=sys.stderr, flush=True)
-                    results[f"{task}|{size}|{library}"] = report
-                    store.write_text(json.dumps(results, indent=1, default=float))
-            results[f"agreement|{size}"] = agreement(size, args.workdir)
-            store.write_text(json.dumps(results, indent=1, default=float))
+                    record(store, f"{task}|{size}|{library}", report)
+            record(store, f"agreement|{size}", agreement(size, args.workdir))
         if not args.no_recovery:
-            results["recovery"] = {
-                "size": args.recovery_size,
-                "rows": recovery(args.recovery_size, args.seed),
-            }
-            store.write_text(json.dumps(results, indent=1, default=float))
+            rows = recovery(args.recovery_size, args.seed)
+            record(store, "recovery", {"size": args.recovery_size, "rows": rows})
+    results = json.loads(store.read_text()) if store.exists() else {}
     sizes = sorted({int(k.split("|")[1]) for k in results if k.count("|") == 2})
     print(write_report(results, sizes, args.out))
 
