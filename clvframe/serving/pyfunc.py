@@ -42,7 +42,8 @@ if TYPE_CHECKING:
 MODEL_ARTIFACT_NAME = "model"
 MODEL_URI_TAG = "clvframe.model_uri"
 CODE_FILE = Path(__file__).with_name("_model_code.py")
-_REQUIREMENTS = ("mlflow", "pandas", "numpy", "scipy", "pyarrow")
+# lightgbm is pinned too: a served LightGBM model reads its own text format.
+_REQUIREMENTS = ("mlflow", "pandas", "numpy", "scipy", "pyarrow", "lightgbm")
 
 logger = logging.getLogger(__name__)
 
