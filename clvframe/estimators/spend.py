@@ -55,13 +55,24 @@ class SpendModel(Component):
         raise NotImplementedError
 
 
-def _repeat_buyers(summary: pd.DataFrame) -> pd.DataFrame:
+def _repeat_buyers_columns(summary: pd.DataFrame) -> None:
     for column in ("frequency", "monetary_value"):
         if column not in summary.columns:
             raise DataValidationError(
                 f"summary: column {column!r} is needed to fit a spend model."
             )
+
+
+def _repeat_buyers(summary: pd.DataFrame) -> pd.DataFrame:
+    _repeat_buyers_columns(summary)
     return summary[summary["frequency"] > 0]
+
+
+def _drop(keep: np.ndarray, bad: np.ndarray) -> np.ndarray:
+    """Clear, in the mask ``keep``, the kept rows that ``bad`` (over them) marks."""
+    keep = keep.copy()
+    keep[np.flatnonzero(keep)[bad]] = False
+    return keep
 
 
 class GammaGammaSpend(SpendModel):
@@ -88,26 +99,32 @@ class GammaGammaSpend(SpendModel):
                 "estimator.params.spend_params.nonpositive: must be 'error' or "
                 f"'exclude'; got {self.nonpositive!r}."
             )
-        repeat = _repeat_buyers(summary)
-        bad = repeat["monetary_value"].to_numpy() <= 0
+        _repeat_buyers_columns(summary)
+        # Arrays, not a filtered copy of the frame: a million-row summary
+        # with its string index costs more to copy than to fit on.
+        frequency = summary["frequency"].to_numpy()
+        keep = frequency > 0
+        monetary = summary["monetary_value"].to_numpy()[keep]
+        ids = summary.index[keep]
+        bad = monetary <= 0
         if bad.any() and self.nonpositive == "exclude":
             warnings.warn(
                 f"gamma_gamma: {int(bad.sum())} repeat buyers with a mean repeat "
-                f"amount <= 0 (first: {list(repeat.index[bad][:3])}) are left out of "
+                f"amount <= 0 (first: {list(ids[bad][:3])}) are left out of "
                 "the spend model's fit; they are still scored.",
                 DataWarning,
                 stacklevel=2,
             )
-            repeat = repeat[~bad]
+            ids, monetary, keep = ids[~bad], monetary[~bad], _drop(keep, bad)
         logger.info(
             "Fitting gamma_gamma on %d repeat buyers (of %d customers)",
-            len(repeat),
+            len(monetary),
             len(summary),
         )
         self.model_ = GammaGammaModel(penalizer=self.penalizer).fit(
-            repeat["frequency"].to_numpy(),
-            repeat["monetary_value"].to_numpy(),
-            customer_ids=repeat.index.to_numpy(),
+            frequency[keep],
+            monetary,
+            customer_ids=ids,
         )
         self.params_ = dict(self.model_.params_)
         return self

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Callable
 from collections.abc import Mapping
 from typing import Any
 from typing import ClassVar
@@ -164,6 +165,18 @@ class PurchaseModel(FittedParamsMixin):
     ) -> list[float]:
         raise NotImplementedError
 
+    def _summed_loglik(
+        self, x: np.ndarray, tx: np.ndarray, T: np.ndarray, w: np.ndarray
+    ) -> Callable[[np.ndarray], tuple[float, np.ndarray]] | None:
+        """Optionally, the weighted total log-likelihood and gradient, prepared.
+
+        A model may aggregate its terms by frequency, recency or T once per
+        fit and return a function of the parameters giving the weighted sums
+        directly, cheaper than per-row values and gradients. None (the
+        default) fits on :meth:`_loglik`.
+        """
+        return None
+
     def fit(self, frequency: Any, recency: Any, T: Any, weights: Any = None) -> Self:
         """Fit the model by maximum likelihood on a customer summary.
 
@@ -204,13 +217,15 @@ class PurchaseModel(FittedParamsMixin):
                 "customers."
             )
 
-        rows = SummaryRows(x, tx, t_end)
+        summed = self._summed_loglik(x, tx, t_end, w)
+        if summed is None:
+            rows = SummaryRows(x, tx, t_end)
 
-        def loglik(theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-            return self._loglik(theta, x, tx, t_end, rows)
+            def loglik(theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+                return self._loglik(theta, x, tx, t_end, rows)
 
         result = maximise_likelihood(
-            loglik,
+            summed if summed is not None else loglik,
             w,
             self._start_values(x, tx, t_end, w),
             model_name=self.name,
@@ -218,6 +233,7 @@ class PurchaseModel(FittedParamsMixin):
             penalizer=self.penalizer,
             max_iter=self.max_iter,
             tol=self.tol,
+            summed=summed is not None,
         )
         self._record_fit(result, w.sum())
         return self

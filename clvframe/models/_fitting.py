@@ -76,6 +76,7 @@ def maximise_likelihood(
     penalizer: float = 0.0,
     max_iter: int = 1000,
     tol: float = 1e-10,
+    summed: bool = False,
 ) -> FitResult:
     """Fit a model by maximum likelihood over its log-parameters.
 
@@ -93,6 +94,11 @@ def maximise_likelihood(
         penalizer: Non-negative L2 penalty on the log-parameters.
         max_iter: Iteration limit of the quasi-Newton optimiser.
         tol: Relative tolerance on the objective for the optimiser.
+        summed: Whether ``loglik`` already returns the weighted sums (the
+            total log-likelihood and its gradient vector) instead of per-row
+            values; models that aggregate their terms by group use this to
+            skip the per-row gradient matrix. ``weights`` then only gives
+            the number of customers.
 
     Returns:
         The fit result.
@@ -107,18 +113,36 @@ def maximise_likelihood(
         raise ValueError(f"max_iter must be an integer >= 1; got {max_iter!r}.")
     total_weight = float(np.sum(weights))
 
-    def objective(phi: np.ndarray) -> tuple[float, np.ndarray]:
-        theta = np.exp(phi)
+    def summed_loglik(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        if summed:
+            total, total_grad = loglik(theta)
+            return float(total), np.asarray(total_grad, dtype=np.float64)
         ll, grad = loglik(theta)
-        value = -float(weights @ ll) / total_weight + penalizer * float(phi @ phi)
+        # einsum, not @: BLAS threads stall on a busy machine (see
+        # clvframe.models._special.dot).
+        return float(np.einsum("i,i->", weights, ll)), np.einsum(
+            "i,ij->j", weights, grad
+        )
+
+    # The last evaluation, kept: the polish ends where the optimum is then
+    # evaluated again, and the log-likelihood is read off it.
+    last: dict[str, object] = {}
+
+    def objective(phi: np.ndarray) -> tuple[float, np.ndarray]:
+        if last and np.array_equal(last["phi"], phi):
+            return last["value"], last["gradient"].copy()  # type: ignore[return-value,union-attr]
+        theta = np.exp(phi)
+        total, total_grad = summed_loglik(theta)
+        value = -total / total_weight + penalizer * float(phi @ phi)
         # Chain rule: d/d(log theta) = theta * d/d(theta).
-        gradient = -(weights @ grad) * theta / total_weight + 2 * penalizer * phi
+        gradient = -total_grad * theta / total_weight + 2 * penalizer * phi
         if not math.isfinite(value):
             raise ConvergenceError(
                 f"{model_name}: the log-likelihood is not finite at parameters "
                 f"{_format(param_names, theta)}. {_REMEDY}"
             )
-        return value, gradient
+        last.update(phi=phi.copy(), value=value, gradient=gradient, total=total)
+        return value, gradient.copy()
 
     bounds = [tuple(np.log(OPTIMISER_BOUNDS))] * len(start)
     phi0 = np.log(np.asarray(start, dtype=np.float64))
@@ -150,8 +174,8 @@ def maximise_likelihood(
             f"iterations, at {_format(param_names, np.exp(phi))}). {_REMEDY}"
         )
 
-    ll, _ = loglik(theta)
-    log_likelihood = float(weights @ ll)
+    objective(phi)
+    log_likelihood = float(last["total"])  # type: ignore[arg-type]
     if hessian is None:
         hessian = _numeric_hessian(objective, phi)
     standard_errors = _standard_errors(hessian, phi, total_weight, penalizer, bounds)
@@ -178,17 +202,23 @@ def _at_bound(phi: np.ndarray, bounds: Sequence[tuple[float, float]]) -> np.ndar
 def _numeric_hessian(
     objective: Callable[[np.ndarray], tuple[float, np.ndarray]],
     phi: np.ndarray,
-    step: float = 1e-5,
+    step: float = 1e-6,
 ) -> np.ndarray:
-    """Central differences of the analytic gradient, symmetrised."""
+    """Forward differences of the analytic gradient, symmetrised.
+
+    One evaluation per parameter beyond the one at ``phi`` (which the caller
+    has usually just made, and ``objective`` keeps). With a step of 1e-6 in
+    log-parameters the truncation error is about 1e-6 relative and the
+    rounding error of the gradient contributes less, ample for Newton steps
+    and for standard errors quoted to four digits.
+    """
     k = phi.size
+    base = objective(phi)[1]
     hessian = np.empty((k, k))
     for j in range(k):
-        shift = np.zeros(k)
-        shift[j] = step
-        hessian[:, j] = (objective(phi + shift)[1] - objective(phi - shift)[1]) / (
-            2 * step
-        )
+        shifted = phi.copy()
+        shifted[j] += step
+        hessian[:, j] = (objective(shifted)[1] - base) / step
     return (hessian + hessian.T) / 2
 
 
@@ -202,25 +232,31 @@ def _newton_polish(
 
     L-BFGS-B stops on a relative change of the objective, which on a flat
     likelihood can leave the parameters off by more than the digits papers
-    publish. A few Newton steps on the numeric Hessian of the analytic
-    gradient reach the optimum to machine precision. Coordinates at a bound
-    and an indefinite Hessian end the polish: that is the caller's boundary
-    case, not something Newton can improve.
+    publish. Newton steps on the numeric Hessian of the analytic gradient
+    reach the optimum to machine precision. The Hessian is reused while the
+    steps keep shrinking the gradient fourfold or more (near the optimum it
+    barely changes) and recomputed otherwise. Coordinates at a bound and an
+    indefinite Hessian end the polish: that is the caller's boundary case,
+    not something Newton can improve.
 
     Returns:
-        The refined log-parameters, and the Hessian there when the last
-        Newton step was too small to change it (else None).
+        The refined log-parameters, and the Hessian there when it was taken
+        within 1e-4 of them (in log-parameters; else None).
     """
     low = np.array([b[0] for b in bounds])
     high = np.array([b[1] for b in bounds])
     value, gradient = objective(phi)
+    hessian = None
+    hessian_at = phi
     for _ in range(max_steps):
         if np.any(_at_bound(phi, bounds)):
             break
-        hessian = _numeric_hessian(objective, phi)
-        eigenvalues = np.linalg.eigvalsh(hessian)
-        if eigenvalues[0] <= 1e-12 * max(eigenvalues[-1], 1e-300):
-            break
+        if hessian is None:
+            hessian = _numeric_hessian(objective, phi)
+            hessian_at = phi
+            eigenvalues = np.linalg.eigvalsh(hessian)
+            if eigenvalues[0] <= 1e-12 * max(eigenvalues[-1], 1e-300):
+                return phi, None
         step = np.linalg.solve(hessian, -gradient)
         accepted = False
         for _ in range(30):
@@ -234,13 +270,16 @@ def _newton_polish(
             break
         improvement = value - new_value
         moved = float(np.max(np.abs(candidate - phi)))
+        contracted = np.max(np.abs(new_gradient)) <= 0.25 * np.max(np.abs(gradient))
         phi, value, gradient = candidate, new_value, new_gradient
-        # A step of 1e-7 in log-parameters leaves the Hessian as it was (to
-        # the accuracy of the differences), so it serves the standard errors.
         if moved < 1e-7:
-            return phi, hessian
+            break
         if improvement <= 0:
             break
+        if not contracted:
+            hessian = None
+    if hessian is not None and np.max(np.abs(phi - hessian_at)) < 1e-4:
+        return phi, hessian
     return phi, None
 
 

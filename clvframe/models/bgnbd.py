@@ -8,6 +8,8 @@ repeat purchase is therefore alive for certain.
 from __future__ import annotations
 
 import logging
+import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -16,8 +18,10 @@ from scipy import special
 from clvframe.models._base import PurchaseModel
 from clvframe.models._base import broadcast_float
 from clvframe.models._base import mean_or_one
+from clvframe.models._special import Levels
 from clvframe.models._special import SummaryRows
 from clvframe.models._special import beta_geometric_mean
+from clvframe.models._special import dot
 from clvframe.models._special import nbd_log_pmf
 from clvframe.models._special import nbd_sf
 from clvframe.models._special import per_level
@@ -53,6 +57,11 @@ class BetaGeoModel(PurchaseModel):
         # alpha carries the time unit: start at mean T per mean purchase.
         rate = mean_or_one(x, w) / mean_or_one(T, w)
         return [1.0, 1.0 / rate, 1.0, 1.0]
+
+    def _summed_loglik(
+        self, x: np.ndarray, tx: np.ndarray, T: np.ndarray, w: np.ndarray
+    ) -> Callable[[np.ndarray], tuple[float, np.ndarray]]:
+        return _SummedLoglik(x, tx, T, w)
 
     def _loglik(
         self,
@@ -190,6 +199,91 @@ class BetaGeoModel(PurchaseModel):
         """
         r, alpha, a, b = self._param_array()
         return _p_n_live(self._count(n), self._horizon(t), r, alpha, a, b)
+
+
+class _SummedLoglik:
+    """The weighted BG/NBD log-likelihood and gradient, aggregated by group.
+
+    Per row the log-likelihood is ``f(x) + r log alpha - (r + x) log(alpha +
+    T) + softplus(d)``, with the log-odds of dropout ``d = log a - log(b + x -
+    1) + (r + x) (log(alpha + T) - log(alpha + tx))`` (minus infinity
+    without repeat purchases). The terms in ``x`` alone are summed over the
+    distinct frequencies with their weights, those in ``T`` alone over the
+    distinct T, and only the softplus term and its derivatives, which couple
+    frequency, recency and T, are evaluated per row, and only on repeat
+    buyers' rows. The gradient comes out as weighted sums (dot products),
+    never as a rows x parameters matrix.
+    """
+
+    def __init__(
+        self, x: np.ndarray, tx: np.ndarray, T: np.ndarray, w: np.ndarray
+    ) -> None:
+        self.n = float(w.sum())
+        levels = Levels(x)
+        self.x_levels = levels.values[0]
+        self.w_levels = np.bincount(levels.inverse, weights=w)
+        ages = Levels(T)
+        self.T_levels = ages.values[0]
+        # Weights, and frequency-weighted weights, per distinct T.
+        self.w_T = np.bincount(ages.inverse, weights=w)
+        self.wx_T = np.bincount(ages.inverse, weights=w * x)
+        repeat = x > 0
+        self.w = w[repeat]
+        self.x = x[repeat]
+        self.x_index = levels.inverse[repeat]
+        self.T_index = ages.inverse[repeat]
+        recencies = Levels(tx[repeat])
+        self.tx_levels = recencies.values[0]
+        self.tx_index = recencies.inverse
+        self.repeat_levels = self.x_levels > 0
+
+    def __call__(self, theta: np.ndarray) -> tuple[float, np.ndarray]:
+        r, alpha, a, b = (float(v) for v in theta)
+        xl, wl, n = self.x_levels, self.w_levels, self.n
+        log_alpha = math.log(alpha)
+        log_at_levels = np.log(alpha + self.T_levels)
+        log_atx_levels = np.log(alpha + self.tx_levels)
+        inv_at_levels = 1.0 / (alpha + self.T_levels)
+        inv_atx_levels = 1.0 / (alpha + self.tx_levels)
+        # Per frequency level: log(b + x - 1) is only used for x > 0.
+        b_x1 = np.where(self.repeat_levels, b + xl - 1, 1.0)
+        odds_levels = math.log(a) - np.log(b_x1)
+        inv_bx1_levels = 1.0 / b_x1
+
+        # Per repeat-buyer row.
+        log_ratio = log_at_levels[self.T_index] - log_atx_levels[self.tx_index]
+        rx = r + self.x
+        d = odds_levels[self.x_index] + rx * log_ratio
+        softplus = np.logaddexp(0.0, d)
+        w_drop = self.w * special.expit(d)  # weight x P(dropped out | history)
+        inv_ratio = inv_atx_levels[self.tx_index] - inv_at_levels[self.T_index]
+
+        psi_ab = special.digamma(a + b)
+        psi_abx = special.digamma(a + b + xl)
+        # Weights per T of (r + x), the factor of -log(alpha + T).
+        w_rx_T = r * self.w_T + self.wx_T
+        ll = (
+            wl @ (special.gammaln(r + xl) + special.betaln(a, b + xl))
+            - n * (special.gammaln(r) - r * log_alpha + special.betaln(a, b))
+            - w_rx_T @ log_at_levels
+            + dot(self.w, softplus)
+        )
+        sum_drop = float(w_drop.sum())
+        grad = np.array(
+            [
+                wl @ special.digamma(r + xl)
+                - n * (special.digamma(r) - log_alpha)
+                - self.w_T @ log_at_levels
+                + dot(w_drop, log_ratio),
+                n * r / alpha - w_rx_T @ inv_at_levels - dot(w_drop * rx, inv_ratio),
+                n * psi_ab - wl @ psi_abx + sum_drop / a,
+                wl @ (special.digamma(b + xl) - psi_abx)
+                - n * (special.digamma(b) - psi_ab)
+                - np.bincount(self.x_index, weights=w_drop, minlength=xl.size)
+                @ inv_bx1_levels,
+            ]
+        )
+        return float(ll), grad
 
 
 def _p_alive(
