@@ -59,6 +59,41 @@ def read_saved_estimator(directory: str | Path) -> dict[str, Any]:
     return document
 
 
+class _BatchedCumulative:
+    """Cumulative purchases at known times, computed in batches and kept.
+
+    ``discounted_value`` asks for the step ends one at a time; this answers
+    them from batches of consecutive times, each computed by one call of
+    ``_cumulative_purchases_at``, keeping at most about four million values
+    (so a long horizon in daily steps still runs in bounded memory). A time
+    not in the list is computed on its own.
+    """
+
+    #: Largest number of values (times x rows) computed and kept at once.
+    BUDGET = 4_000_000
+
+    def __init__(
+        self, estimator: CLVEstimator, rows: pd.DataFrame, times: list[float]
+    ) -> None:
+        self.estimator, self.rows = estimator, rows
+        self.times = list(dict.fromkeys(times))
+        self.batch = max(1, self.BUDGET // max(len(rows), 1))
+        self.kept: dict[float, np.ndarray] = {}
+
+    def __call__(self, t: float) -> np.ndarray:
+        t = float(t)
+        if t not in self.kept:
+            if t not in self.times:
+                return self.estimator._cumulative_purchases(self.rows, t)
+            start = self.times.index(t)
+            batch = self.times[start : start + self.batch]
+            values = self.estimator._cumulative_purchases_at(
+                self.rows, np.asarray(batch)
+            )
+            self.kept = dict(zip(batch, values, strict=True))
+        return self.kept[t]
+
+
 def _plain_params(params: dict[str, Any]) -> dict[str, Any]:
     """Parameters that are plain data; components are saved by their state."""
     return {
@@ -110,6 +145,17 @@ class CLVEstimator(Component):
         """Expected purchases of each customer in the next ``t`` model units."""
         raise NotImplementedError
 
+    def _cumulative_purchases_at(
+        self, summary: pd.DataFrame, times: np.ndarray
+    ) -> np.ndarray:
+        """Expected purchases in the next ``t`` model units, for several ``t``.
+
+        Returns an array of shape (len(times), customers). The default calls
+        :meth:`_cumulative_purchases` once per time; estimators that can share
+        work across times (P(alive), groupings) override it.
+        """
+        return np.stack([self._cumulative_purchases(summary, t) for t in times])
+
     def _spend_per_purchase(self, summary: pd.DataFrame) -> np.ndarray:
         """Expected spend of each future purchase, per customer."""
         raise NotImplementedError
@@ -160,11 +206,17 @@ class CLVEstimator(Component):
             raise ConfigError(f"forecast.horizon must be positive; got {horizon!r}.")
         t_end = horizon_days / model_days
         rows, inverse = self._prediction_rows(summary)
-        purchases = self._cumulative_purchases(rows, t_end)
+        # The discount steps' cumulative purchases, computed a batch of steps
+        # per call so that shared work (P(alive), groupings) is done once.
+        ends, _ = valuation.schedule(horizon_days)
+        cumulative = _BatchedCumulative(
+            self, rows, [t_end] + [float(end / model_days) for end in ends]
+        )
+        purchases = cumulative(t_end)
         # CLV is linear in the spend: discount each row's purchases once (at
         # unit spend, margin applied) and scale by each customer's spend.
         discounted = discounted_value(
-            lambda t: self._cumulative_purchases(rows, t),
+            cumulative,
             np.ones(len(rows)),
             horizon_days=horizon_days,
             unit_length_days=model_days,

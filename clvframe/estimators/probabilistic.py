@@ -120,6 +120,16 @@ class PurchaseModelEstimator(CLVEstimator):
             dtype="float64",
         )
 
+    def _cumulative_purchases_at(
+        self, summary: pd.DataFrame, times: np.ndarray
+    ) -> np.ndarray:
+        return np.asarray(
+            self.model_.conditional_expected_purchases_at(
+                times, *self._arrays(summary)
+            ),
+            dtype="float64",
+        )
+
     def _p_alive(self, summary: pd.DataFrame) -> np.ndarray:
         return np.asarray(self.model_.p_alive(*self._arrays(summary)), dtype="float64")
 

@@ -258,6 +258,32 @@ class PurchaseModel(FittedParamsMixin):
         ll, _ = self._loglik(theta, x, tx, t_end)
         return float(w @ ll)
 
+    def conditional_expected_purchases_at(
+        self, times: Any, frequency: Any, recency: Any, T: Any
+    ) -> np.ndarray:
+        """Expected purchases in (T, T + t] for each of several horizons ``t``.
+
+        Args:
+            times: One-dimensional horizons.
+            frequency: Repeat purchases per customer (one-dimensional).
+            recency: Time of the last purchase, from the first.
+            T: Time from the first purchase to the end of observation.
+
+        Returns:
+            Shape (len(times), customers). Models override this to share the
+            work that does not depend on the horizon.
+        """
+        horizons = self._horizon(times).ravel()
+        return np.stack(
+            [
+                np.asarray(
+                    self.conditional_expected_purchases(t, frequency, recency, T),
+                    dtype=np.float64,
+                )
+                for t in horizons
+            ]
+        )
+
     def _history(
         self, frequency: Any, recency: Any, T: Any
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

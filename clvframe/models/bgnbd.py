@@ -153,6 +153,36 @@ class BetaGeoModel(PurchaseModel):
             ),
         )
 
+    def conditional_expected_purchases_at(
+        self, times: Any, frequency: Any, recency: Any, T: Any
+    ) -> np.ndarray:
+        """Expected purchases in (T, T + t] for several horizons at once.
+
+        P(alive) is computed once, and the live customer's expectation once
+        per distinct (frequency, T) pair and horizon.
+
+        Args:
+            times: One-dimensional horizons.
+            frequency: Repeat purchases per customer (one-dimensional).
+            recency: Time of the last purchase, from the first.
+            T: Time from the first purchase to the end of observation.
+
+        Returns:
+            Shape (len(times), customers).
+        """
+        r, alpha, a, b = self._param_array()
+        horizons = self._horizon(times).ravel()[:, None]
+        x, tx, t_end = self._history(frequency, recency, T)
+        if x.ndim != 1:
+            return super().conditional_expected_purchases_at(
+                times, frequency, recency, T
+            )
+        alive = _p_alive(r, alpha, a, b, x, tx, t_end)
+        pairs = Levels(x, t_end)
+        xv, tv = pairs.values
+        live = beta_geometric_mean(r + xv, alpha + tv, a, b + xv, horizons)
+        return alive * live[:, pairs.inverse]
+
     def expected_purchases_new(self, t: Any) -> np.ndarray:
         """Expected repeat purchases in (0, t] of a customer first buying at 0.
 
@@ -184,7 +214,18 @@ class BetaGeoModel(PurchaseModel):
         count, horizon = self._count(n), self._horizon(t)
         x, tx, t_end = self._history(frequency, recency, T)
         alive = _p_alive(r, alpha, a, b, x, tx, t_end)
-        live = _p_n_live(count, horizon, r + x, alpha + t_end, a, b + x)
+        if count.ndim == 0:
+            # One count: the live part depends on (frequency, T) alone.
+            live = per_pair(
+                x,
+                t_end,
+                horizon,
+                lambda x, t_end: _p_n_live(
+                    count, horizon, r + x, alpha + t_end, a, b + x
+                ),
+            )
+        else:
+            live = _p_n_live(count, horizon, r + x, alpha + t_end, a, b + x)
         return np.where(count == 0, 1 - alive, 0.0) + alive * live
 
     def p_n_purchases_new(self, n: Any, t: Any) -> np.ndarray:
