@@ -129,6 +129,12 @@ def print_summary(result: Any) -> None:
         f"{cfg.forecast.discount_rate:.0%} a {cfg.forecast.discount_period}.",
         highlight=False,
     )
+    if result.holdout is None:
+        console.print(
+            "No holdout: split.calibration_end is null. Set it (YYYY-MM-DD) to "
+            "fit on the log up to that day and measure the forecast after it.",
+            highlight=False,
+        )
     if result.metrics and result.holdout is not None:
         table = Table(
             title=(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pandas as pd
@@ -10,7 +11,12 @@ import pytest
 from clvframe.data.transactions import Source
 from clvframe.data.transactions import prepare_transactions
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
+# The reference data and cases lie beside the repository (as in CI); point
+# CLVFRAME_SHARED_DIR elsewhere when the clone is somewhere else.
+SHARED = Path(
+    os.environ.get("CLVFRAME_SHARED_DIR")
+    or Path(__file__).resolve().parents[2] / "shared"
+)
 
 
 @pytest.fixture(autouse=True)

@@ -12,6 +12,7 @@ Everything here is vectorised over customers.
 from __future__ import annotations
 
 import logging
+import re
 import warnings
 from dataclasses import dataclass
 from dataclasses import field
@@ -27,6 +28,7 @@ from clvframe.data.transactions import purchase_periods
 from clvframe.data.transactions import returned_rows_kept
 from clvframe.data.units import DEFAULT_MONTH_DAYS
 from clvframe.data.units import unit_days
+from clvframe.errors import ConfigError
 from clvframe.errors import DataValidationError
 from clvframe.errors import DataWarning
 
@@ -34,6 +36,39 @@ SUMMARY_COLUMNS = ("frequency", "recency", "T", "monetary_value")
 _DAY = pd.Timedelta(days=1)
 
 logger = logging.getLogger(__name__)
+
+
+_ISO_DATE = re.compile(
+    r"^\d{4}-\d{2}-\d{2}"
+    r"([ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$"
+)
+
+
+def parse_day(value: object, key: str) -> pd.Timestamp:
+    """Read a date setting as the midnight of its day.
+
+    Text must be ISO 8601 (``YYYY-MM-DD``): ``01/02/2020`` is ambiguous and
+    never guessed. Timestamps and dates are taken as they are.
+
+    Raises:
+        ConfigError: The value is not an ISO date.
+    """
+    if isinstance(value, str):
+        if not _ISO_DATE.match(value.strip()):
+            raise ConfigError(
+                f"{key}: {value!r} is not an ISO 8601 date; write it as YYYY-MM-DD "
+                "(dates such as 01/02/2020 are ambiguous and never guessed)."
+            )
+        value = value.strip()
+    try:
+        stamp = pd.Timestamp(value)
+    except (TypeError, ValueError) as err:
+        raise ConfigError(f"{key}: {value!r} is not a date ({err}).") from err
+    if pd.isna(stamp):
+        raise ConfigError(f"{key}: a date is needed; got {value!r}.")
+    if stamp.tzinfo is not None:
+        stamp = stamp.tz_localize(None)
+    return stamp.normalize()
 
 
 def restrict_to_observation(
@@ -58,9 +93,7 @@ def restrict_to_observation(
     first, last = stamps.min(), stamps.max()
     if observation_end is None:
         return transactions, last.normalize()
-    end = pd.Timestamp(observation_end).normalize()
-    if end.tzinfo is not None:
-        end = end.tz_localize(None)
+    end = parse_day(observation_end, "data.observation_end")
     after = (stamps >= end + _DAY).to_numpy()
     if after.all():
         raise DataValidationError(
@@ -214,12 +247,14 @@ def calibration_and_holdout(
     """
     scale = unit_days(time_unit, month_days=month_days)
     kept, end = restrict_to_observation(transactions, observation_end)
-    cutoff = pd.Timestamp(calibration_end).normalize()
+    cutoff = parse_day(calibration_end, "split.calibration_end")
     first_day = kept["timestamp"].min().normalize()
     if not first_day <= cutoff < end:
         raise DataValidationError(
             f"calibration end {cutoff.date()} must fall inside the observed period "
-            f"{first_day.date()} to {end.date()}, before its last day."
+            f"{first_day.date()} to {end.date()}, before its last day: set "
+            "split.calibration_end=YYYY-MM-DD inside it, or "
+            "split.calibration_end=null to run without a holdout."
         )
     in_calibration = (kept["timestamp"] < cutoff + _DAY).to_numpy()
     calibration = summarise(
@@ -322,7 +357,11 @@ class CustomerData:
     ) -> CustomerData:
         """Wrap a summary computed elsewhere, after checking it."""
         frame = check_summary(summary)
-        end = pd.Timestamp(observation_end) if observation_end is not None else None
+        end = (
+            parse_day(observation_end, "observation_end")
+            if observation_end is not None
+            else None
+        )
         return cls(frame, None, end, time_unit)
 
     def unit_days(self) -> float:

@@ -10,6 +10,7 @@ came from one. Nothing is dropped without a warning that counts it.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 import warnings
@@ -47,6 +48,14 @@ class Source:
 
     name: str = "transactions"
     first_line: int | None = None
+    columns: tuple[tuple[str, str], ...] = ()
+
+    def column(self, canonical: str) -> str:
+        """Name a canonical column, with the file column it was read from."""
+        read_from = dict(self.columns).get(canonical, canonical)
+        if read_from == canonical:
+            return repr(canonical)
+        return f"{canonical!r} (read from {read_from!r})"
 
     def where(self, positions: np.ndarray, values: Sequence[object]) -> str:
         """Describe the first bad rows: values, with lines when known."""
@@ -103,6 +112,10 @@ def prepare_transactions(
             f"got {invalid_amounts!r}."
         )
     frame = _select_columns(raw, columns or {}, source)
+    source = dataclasses.replace(
+        source,
+        columns=tuple((c, (columns or {}).get(c, c)) for c in CANONICAL_COLUMNS),
+    )
     frame = frame.reset_index(drop=True)
     positions = np.arange(len(frame))
 
@@ -138,7 +151,7 @@ def _select_columns(
     unknown = sorted(set(columns) - set(CANONICAL_COLUMNS))
     if unknown:
         raise ConfigError(
-            f"loader.columns: {unknown} are not canonical columns; map source "
+            f"loader.params.columns: {unknown} are not canonical columns; map source "
             f"columns onto {list(CANONICAL_COLUMNS)}."
         )
     mapping = {
@@ -148,7 +161,7 @@ def _select_columns(
     if missing:
         raise DataValidationError(
             f"{source.name}: missing column(s) {', '.join(missing)}; the data has "
-            f"{list(map(str, raw.columns))}. Map them with loader.columns."
+            f"{list(map(str, raw.columns))}. Map them with loader.params.columns."
         )
     renamed = raw.rename(columns={s: c for c, s in mapping.items()})
     extras = [c for c in renamed.columns if c not in CANONICAL_COLUMNS]
@@ -189,6 +202,8 @@ def _parse_amounts(values: pd.Series, source: Source) -> pd.Series:
         return values.astype("float64")
     text = values.astype("string").str.strip()
     parsed = pd.to_numeric(text, errors="coerce").astype("float64")
+    # "inf" and "1e999" parse, but no order is worth infinity.
+    parsed = parsed.mask(np.isinf(parsed))
     failed = parsed.isna() & text.notna()
     if failed.any():
         # Thousands separators only where the grouping is exact ("1,250.00"),
@@ -212,12 +227,13 @@ def _handle_bad_amounts(
         positions[where], list(original.iloc[where[:_MAX_EXAMPLES]])
     )
     message = (
-        f"{source.name}: column 'amount': {len(where)} values are not numbers: "
+        f"{source.name}: column {source.column('amount')}: {len(where)} values "
+        "are not numbers: "
         f"{examples}"
     )
     if policy == "error":
         raise DataValidationError(
-            f"{message}. Fix them, or set loader.invalid_amounts=drop to leave "
+            f"{message}. Fix them, or set loader.params.invalid_amounts=drop to leave "
             "those rows out."
         )
     warnings.warn(f"{message}; those rows were left out.", DataWarning, stacklevel=4)
@@ -229,42 +245,62 @@ def _parse_timestamps(
     business_timezone: str | None,
     source: Source,
 ) -> pd.Series:
+    zone = _check_zone(business_timezone)
     if pd.api.types.is_datetime64_any_dtype(values):
         parsed = values
+        if isinstance(parsed.dtype, pd.DatetimeTZDtype):
+            parsed = parsed.dt.tz_convert(zone).dt.tz_localize(None)
     else:
-        parsed = _parse_text_dates(values, date_format, source)
-    if isinstance(parsed.dtype, pd.DatetimeTZDtype):
-        parsed = parsed.dt.tz_convert(business_timezone or "UTC").dt.tz_localize(None)
+        parsed = _parse_text_dates(values, date_format, zone, source)
     return parsed.astype("datetime64[ns]")
 
 
-def _parse_text_dates(
-    values: pd.Series, date_format: str | None, source: Source
-) -> pd.Series:
-    text = values.astype("object").map(lambda v: v.strip() if isinstance(v, str) else v)
-    if text.map(lambda v: isinstance(v, (int, np.integer))).any():
-        text = text.map(str)
-    fmt = date_format or "ISO8601"
+def _check_zone(business_timezone: str | None) -> str:
+    zone = business_timezone or "UTC"
     try:
-        parsed = pd.to_datetime(text, format=fmt, errors="coerce")
-    except ValueError:
-        # Mixed UTC offsets cannot share one naive column: read them as UTC.
-        parsed = pd.to_datetime(text, format=fmt, errors="coerce", utc=True)
+        pd.Timestamp("2000-01-01", tz=zone)
+    except Exception as err:  # noqa: BLE001 - zone lookups raise several types
+        raise ConfigError(
+            f"loader.params.business_timezone: {zone!r} is not a time zone "
+            "(use an IANA name such as 'Europe/Berlin' or 'America/New_York')."
+        ) from err
+    return zone
+
+
+_AWARE = r"(?:Z|[+-]\d{2}:?\d{2})$"
+
+
+def _parse_text_dates(
+    values: pd.Series, date_format: str | None, zone: str, source: Source
+) -> pd.Series:
+    text = values.astype("string").str.strip()
+    fmt = date_format or "ISO8601"
+    # Aware stamps ("...+02:00", "...Z") are converted to the business zone;
+    # naive ones are already in it. Each kind is parsed on its own, so a mix
+    # of both (or of several offsets) never shifts the naive ones.
+    aware = text.str.contains(_AWARE, regex=True).fillna(False).to_numpy(dtype=bool)
+    parsed = pd.Series(pd.NaT, index=text.index, dtype="datetime64[ns]")
+    if (~aware).any():
+        parsed[~aware] = pd.to_datetime(text[~aware], format=fmt, errors="coerce")
+    if aware.any():
+        converted = pd.to_datetime(text[aware], format=fmt, errors="coerce", utc=True)
+        parsed[aware] = converted.dt.tz_convert(zone).dt.tz_localize(None)
     bad = parsed.isna().to_numpy()
     if bad.any():
         where = np.flatnonzero(bad)
         examples = source.where(where, list(text.iloc[where[:_MAX_EXAMPLES]]))
         if date_format:
-            hint = f"they do not match loader.date_format {date_format!r}"
+            hint = f"they do not match loader.params.date_format {date_format!r}"
         else:
             hint = (
-                "they are not ISO 8601 dates (YYYY-MM-DD[ HH:MM[:SS]]); ambiguous "
-                "dates are never guessed, so set loader.date_format, e.g. "
-                "'%d/%m/%Y' for day-first or '%m/%d/%Y' for month-first dates"
+                "they are not ISO 8601 dates (YYYY-MM-DD[ HH:MM[:SS]]), or not "
+                "real dates; ambiguous dates are never guessed, so for other "
+                "layouts set loader.params.date_format, e.g. '%d/%m/%Y' for "
+                "day-first or '%m/%d/%Y' for month-first dates"
             )
         raise DataValidationError(
-            f"{source.name}: column 'timestamp': {len(where)} values cannot be read "
-            f"as dates: {examples}; {hint}."
+            f"{source.name}: column {source.column('timestamp')}: {len(where)} "
+            f"values cannot be read as dates: {examples}; {hint}."
         )
     return parsed
 
@@ -278,10 +314,10 @@ def _handle_duplicates(
         return frame
     first = frame[duplicated].iloc[0]
     action = (
-        "dropped (loader.deduplicate=true)"
+        "dropped (loader.params.deduplicate=true)"
         if deduplicate
         else "kept, as identical items bought together are legitimate; set "
-        "loader.deduplicate=true to drop them"
+        "loader.params.deduplicate=true to drop them"
     )
     warnings.warn(
         f"{source.name}: {n_dup} rows are exact duplicates of an earlier row "

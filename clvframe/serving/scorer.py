@@ -34,6 +34,7 @@ import numpy as np
 import pandas as pd
 
 from clvframe.data.summary import CustomerData
+from clvframe.data.summary import parse_day
 from clvframe.data.transactions import CANONICAL_COLUMNS
 from clvframe.data.transactions import Source
 from clvframe.data.transactions import prepare_transactions
@@ -606,15 +607,12 @@ def _as_of(value: Any, problems: list[str]) -> pd.Timestamp | None:
     if isinstance(value, str) and value.strip().lower() == LATEST:
         return None
     try:
-        stamp = pd.Timestamp(value)
-    except (TypeError, ValueError):
-        stamp = pd.NaT
-    if pd.isna(stamp):
+        return parse_day(value, "as_of")
+    except ConfigError:
         problems.append(
             f"as_of must be a date (YYYY-MM-DD) or {LATEST!r}; got {value!r}"
         )
         return None
-    return stamp.tz_localize(None).normalize() if stamp.tzinfo else stamp.normalize()
 
 
 def _check_frame(frame: Any) -> pd.DataFrame:

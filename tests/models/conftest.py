@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -10,8 +11,13 @@ import pytest
 
 
 def shared_path() -> Path:
-    """The shared reference folder: /work/shared beside the repository."""
-    return Path(__file__).resolve().parents[3] / "shared"
+    """The shared reference folder beside the repository, or CLVFRAME_SHARED_DIR."""
+    configured = os.environ.get("CLVFRAME_SHARED_DIR")
+    return (
+        Path(configured)
+        if configured
+        else Path(__file__).resolve().parents[3] / "shared"
+    )
 
 
 @pytest.fixture(scope="session")
