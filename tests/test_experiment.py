@@ -149,3 +149,12 @@ def test_cli_plugins_lists_origins(tmp_path):
     done = _clvframe("plugins", cwd=tmp_path)
     assert done.returncode == 0
     assert "bgnbd" in done.stdout and "built-in" in done.stdout
+
+
+def test_each_loader_brings_its_own_split():
+    assert compose_config([]).split.calibration_end == "1997-09-30"
+    assert compose_config(["loader=synthetic"]).split.calibration_end == "2020-09-30"
+    csv = compose_config(["loader=csv", "loader.params.path=x.csv"])
+    assert csv.split.calibration_end is None
+    chosen = compose_config(["loader=csv", "split.calibration_end=2024-06-30"])
+    assert chosen.split.calibration_end == "2024-06-30"

@@ -240,3 +240,55 @@ def test_summary_matches_a_naive_loop_on_random_logs():
     )
     assert ((summary["frequency"] == 0) | (summary["recency"] > 0)).all()
     assert (summary["recency"] <= summary["T"]).all()
+
+
+def test_naive_stamps_stay_in_the_business_zone_beside_aware_ones():
+    raw = pd.DataFrame(
+        {
+            "customer_id": ["a", "a", "a"],
+            "timestamp": [
+                "2020-02-10T10:00:00+02:00",
+                "2020-02-10T10:00:00-05:00",
+                "2020-02-10T02:00:00",
+            ],
+            "amount": [1, 2, 3],
+        }
+    )
+    log = prepare_transactions(raw, business_timezone="America/New_York")
+    assert [str(t) for t in log["timestamp"]] == [
+        "2020-02-10 03:00:00",
+        "2020-02-10 10:00:00",
+        "2020-02-10 02:00:00",
+    ]
+
+
+def test_unknown_time_zone_is_a_config_error():
+    raw = pd.DataFrame(
+        {"customer_id": ["a"], "timestamp": ["2020-01-01"], "amount": [1]}
+    )
+    with pytest.raises(ConfigError, match="'Mars/Olympus' is not a time zone"):
+        prepare_transactions(raw, business_timezone="Mars/Olympus")
+
+
+def test_infinite_amounts_are_not_numbers():
+    raw = pd.DataFrame(
+        {
+            "customer_id": ["a", "b"],
+            "timestamp": ["2020-01-01"] * 2,
+            "amount": ["inf", "1"],
+        }
+    )
+    with pytest.raises(DataValidationError, match=r"1 values are not numbers: 'inf'"):
+        prepare_transactions(raw)
+
+
+def test_error_names_the_file_column(read_case):
+    with pytest.raises(DataValidationError, match=r"'timestamp' \(read from 'date'\)"):
+        read_case("day-first-dates.csv")
+
+
+@pytest.mark.parametrize("setting", ["01/02/2020", "2020/01/02", "next week"])
+def test_date_settings_must_be_iso(read_case, setting):
+    log = read_case("same-day-orders.csv")
+    with pytest.raises(ConfigError, match="data.observation_end: .* not an ISO 8601"):
+        summarise(log, observation_end=setting)
