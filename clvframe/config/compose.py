@@ -143,11 +143,13 @@ def validate_run_config(cfg: DictConfig, registry: ComponentRegistry) -> None:
             _check_unit(problems, key, unit, data.month_days)
     if not forecast.horizon > 0:
         problems.append(f"forecast.horizon: must be > 0; got {forecast.horizon!r}")
-    if not forecast.margin >= 0:
-        problems.append(f"forecast.margin: must be >= 0; got {forecast.margin!r}")
-    if not forecast.discount_rate > -1:
+    if not 0 <= forecast.margin <= 1:
         problems.append(
-            f"forecast.discount_rate: must be > -1; got {forecast.discount_rate!r}"
+            f"forecast.margin: must be a share between 0 and 1; got {forecast.margin!r}"
+        )
+    if not forecast.discount_rate >= 0:
+        problems.append(
+            f"forecast.discount_rate: must be >= 0; got {forecast.discount_rate!r}"
         )
     if problems:
         count = len(problems)

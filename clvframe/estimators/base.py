@@ -22,10 +22,10 @@ import pandas as pd
 from clvframe._component import Component
 from clvframe.data.summary import CustomerData
 from clvframe.data.units import unit_days
-from clvframe.errors import ConfigError
 from clvframe.errors import DataValidationError
 from clvframe.errors import NotFittedError
 from clvframe.estimators.valuation import Valuation
+from clvframe.estimators.valuation import check_horizon
 from clvframe.estimators.valuation import discounted_value
 
 STATE_FILE = "estimator.json"
@@ -202,8 +202,7 @@ class CLVEstimator(Component):
         horizon_days = horizon * unit_days(
             horizon_unit or self.time_unit_, month_days=month_days
         )
-        if horizon_days <= 0:
-            raise ConfigError(f"forecast.horizon must be positive; got {horizon!r}.")
+        check_horizon(horizon_days, horizon)
         t_end = horizon_days / model_days
         rows, inverse = self._prediction_rows(summary)
         # The discount steps' cumulative purchases, computed a batch of steps

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from clvframe.data.units import DAYS_PER_YEAR
 from clvframe.data.units import DEFAULT_MONTH_DAYS
 from clvframe.data.units import unit_days
 from clvframe.errors import ConfigError
@@ -46,13 +47,17 @@ class Valuation:
             ConfigError: A value is out of range or a unit is unknown.
         """
         problems = []
-        if not (isinstance(self.margin, (int, float)) and 0 <= self.margin):
-            problems.append(f"margin: must be a number >= 0; got {self.margin!r}")
+        if not (isinstance(self.margin, (int, float)) and 0 <= self.margin <= 1):
+            problems.append(
+                "margin: must be a share of revenue between 0 and 1; "
+                f"got {self.margin!r}"
+            )
         if not (
-            isinstance(self.discount_rate, (int, float)) and self.discount_rate > -1
+            isinstance(self.discount_rate, (int, float))
+            and 0 <= self.discount_rate < math.inf
         ):
             problems.append(
-                f"discount_rate: must be a number > -1; got {self.discount_rate!r}"
+                f"discount_rate: must be a number >= 0; got {self.discount_rate!r}"
             )
         for key in ("discount_period", "discount_step"):
             try:
@@ -80,6 +85,22 @@ class Valuation:
         ends = np.minimum(np.arange(1, n_steps + 1) * step, horizon_days)
         factors = (1.0 + self.step_rate()) ** (-(ends / step))
         return ends, factors
+
+
+MAX_HORIZON_YEARS = 100
+
+
+def check_horizon(horizon_days: float, given: object = None) -> None:
+    """Refuse horizons that are not positive or longer than a century.
+
+    Raises:
+        ConfigError: Naming the horizon that was given.
+    """
+    if not 0 < horizon_days <= MAX_HORIZON_YEARS * DAYS_PER_YEAR:
+        raise ConfigError(
+            f"forecast.horizon: must be positive and at most {MAX_HORIZON_YEARS} "
+            f"years; got {given if given is not None else horizon_days!r}."
+        )
 
 
 def discounted_value(

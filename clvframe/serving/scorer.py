@@ -38,6 +38,7 @@ from clvframe.data.summary import parse_day
 from clvframe.data.transactions import CANONICAL_COLUMNS
 from clvframe.data.transactions import Source
 from clvframe.data.transactions import prepare_transactions
+from clvframe.data.units import DAYS_PER_YEAR
 from clvframe.data.units import DEFAULT_MONTH_DAYS
 from clvframe.data.units import unit_days
 from clvframe.errors import ClvframeError
@@ -45,6 +46,7 @@ from clvframe.errors import ConfigError
 from clvframe.errors import DataValidationError
 from clvframe.estimators.base import CLVEstimator
 from clvframe.estimators.base import read_saved_estimator
+from clvframe.estimators.valuation import MAX_HORIZON_YEARS
 from clvframe.estimators.valuation import Valuation
 
 if TYPE_CHECKING:
@@ -454,9 +456,12 @@ class CLVScorer:
             merged["horizon"], "horizon", problems, lower=0.0, strict=True
         )
         margin = _number(merged["margin"], "margin", problems, lower=0.0)
-        rate = _number(
-            merged["discount_rate"], "discount_rate", problems, lower=-1.0, strict=True
-        )
+        if margin > 1:
+            problems.append(f"margin must be a share between 0 and 1; got {margin!r}")
+        rate = _number(merged["discount_rate"], "discount_rate", problems, lower=0.0)
+        if horizon > MAX_HORIZON_YEARS * DAYS_PER_YEAR:
+            # The unit is checked below; a century in days bounds every unit.
+            problems.append(f"horizon must be at most {MAX_HORIZON_YEARS} years")
         unit = str(merged["horizon_unit"])
         try:
             unit_days(unit, month_days=self.settings.month_days)

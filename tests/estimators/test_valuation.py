@@ -108,3 +108,15 @@ def test_probability_of_n_purchases_sums_to_one_and_matches_the_mean(units_case)
     mean = (probabilities.to_numpy() * np.arange(0, 60)).sum()
     expected = model.predict(units_case, horizon=39)["expected_purchases"].iloc[0]
     assert mean == pytest.approx(expected, abs=1e-6)
+
+
+def test_absurd_horizon_is_refused_before_any_work(units_case):
+    with pytest.raises(ConfigError, match="at most 100 years; got 1000000000.0"):
+        fixed_model().predict(units_case, horizon=1e9)
+
+
+def test_margin_is_a_share_and_discount_rate_not_negative():
+    with pytest.raises(ConfigError, match="margin: must be a share of revenue between 0 and 1"):
+        Valuation(margin=1.5).check()
+    with pytest.raises(ConfigError, match="discount_rate: must be a number >= 0"):
+        Valuation(discount_rate=-0.1).check()
