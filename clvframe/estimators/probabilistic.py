@@ -67,8 +67,13 @@ class PurchaseModelEstimator(CLVEstimator):
             data: Customer data, or a summary frame (then in weeks unless its
                 ``attrs["time_unit"]`` says otherwise).
         """
-        data = _as_customer_data(data)
-        summary = check_summary(data.summary)
+        if isinstance(data, pd.DataFrame):
+            # from_summary checks the frame (and returns it with float
+            # columns); checking it again would copy a million rows twice.
+            data = _as_customer_data(data)
+            summary = data.summary
+        else:
+            summary = check_summary(data.summary)
         model = self.model_cls(penalizer=self.penalizer, max_iter=self.max_iter)
         model.fit(
             summary["frequency"].to_numpy(),
