@@ -24,7 +24,8 @@ memory, and each is written the way its documentation writes it:
   library with the parameters it fitted in (b);
 * (e) ``job``: one process that reads the log CSV (the same ``pd.read_csv``
   call for both), summarises, fits BG/NBD + Gamma-Gamma, forecasts and writes
-  the CLV per customer to CSV; timed from the outside, start-up included.
+  the CLV per customer to CSV (the same Arrow writer for both); timed from
+  the outside, start-up included.
 
 Peak memory, in a child process: for (a)-(d) the rise of the resident set's
 high-water mark over the timed call (reset through /proc/self/clear_refs once
@@ -132,13 +133,40 @@ def _check_same_summary(
 
 
 def read_log(path: Path) -> pd.DataFrame:
-    """The log as both jobs read it."""
+    """The log as both jobs read it.
+
+    Timestamps are read as a datetime dtype by Arrow's parser, not through
+    ``parse_dates``, which with the pyarrow engine converts Arrow dates to
+    Python objects and parses those again (4 s of the 5 s read at 1M rows,
+    a cost the two jobs shared). The frame is identical.
+    """
     return pd.read_csv(
         path,
         engine="pyarrow",
-        dtype={"customer_id": "str"},
-        parse_dates=["timestamp"],
+        dtype={"customer_id": "str", "timestamp": "datetime64[us]"},
     )
+
+
+def write_clv(clv: pd.Series, path: Path) -> None:
+    """Write the CLV per customer as both jobs write it: Arrow's CSV writer.
+
+    pandas' ``to_csv`` formats floats in Python, 1.9 s for a million rows
+    (a cost the two jobs shared); Arrow writes the same values (shortest
+    round-trip digits, without exponents) in 0.2 s.
+    """
+    import pyarrow as pa
+    import pyarrow.csv as pa_csv
+
+    index_name = clv.index.name or "customer_id"
+    frame = clv.rename("clv").rename_axis(index_name).reset_index()
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    with open(path, "wb") as handle:
+        handle.write(f"{index_name},clv\n".encode())
+        pa_csv.write_csv(
+            table,
+            handle,
+            pa_csv.WriteOptions(include_header=False, quoting_style="none"),
+        )
 
 
 # --- one timed task in a child process ---------------------------------------
@@ -327,7 +355,7 @@ def job(library: str, log_path: Path, out_path: Path) -> None:
         forecast = estimator.predict(
             data, horizon=MONTHS, horizon_unit="month", valuation=_valuation()
         )
-        forecast[["clv"]].to_csv(out_path)
+        write_clv(forecast["clv"], out_path)
         return
     from lifetimes import BetaGeoFitter
     from lifetimes import GammaGammaFitter
@@ -347,7 +375,7 @@ def job(library: str, log_path: Path, out_path: Path) -> None:
         discount_rate=MONTHLY_DISCOUNT,
         freq="W",
     )
-    clv.to_frame("clv").to_csv(out_path)
+    write_clv(clv, out_path)
 
 
 # --- the parent: children, agreement, recovery, table ------------------------
