@@ -13,6 +13,7 @@ import sys
 import warnings
 from collections.abc import Sequence
 from typing import Any
+from typing import NoReturn
 
 import click
 from rich.console import Console
@@ -293,17 +294,29 @@ def compare(
             click.echo(text)
     if output is not None:
         text = format_table(table, fmt="csv" if output.endswith(".csv") else "markdown")
-        with open(output, "w", encoding="utf-8") as handle:
-            handle.write(text)
+        try:
+            with open(output, "w", encoding="utf-8") as handle:
+                handle.write(text)
+        except OSError as err:
+            _fail(f"--output: cannot write {output!r}: {err.strerror}.")
         err_console.print(f"Wrote {output}")
     if plot is not None:
         from clvframe.evaluation.plots import plot_metrics_comparison
 
         shown = [c for c in table.columns if c.startswith(("holdout_", "fit_"))]
-        plot_metrics_comparison(table, shown[:6]).savefig(
-            plot, dpi=110, bbox_inches="tight"
-        )
+        if not plot.lower().endswith((".png", ".svg", ".pdf")):
+            _fail(f"--plot: {plot!r} must end in .png, .svg or .pdf.")
+        figure = plot_metrics_comparison(table, shown[:6])
+        try:
+            figure.savefig(plot, dpi=110, bbox_inches="tight")
+        except OSError as err:
+            _fail(f"--plot: cannot write {plot!r}: {err.strerror}.")
         err_console.print(f"Wrote {plot}")
+
+
+def _fail(message: str) -> NoReturn:
+    console.print(f"[bold red]error:[/] {message}", highlight=False)
+    raise SystemExit(2)
 
 
 def _number(value: float) -> str:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from dataclasses import field
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from omegaconf import DictConfig
 from omegaconf import OmegaConf
@@ -27,6 +28,7 @@ from clvframe.config.compose import compose_config
 from clvframe.config.compose import validate_run_config
 from clvframe.data.summary import CustomerData
 from clvframe.data.summary import calibration_and_holdout
+from clvframe.errors import IdentificationError
 from clvframe.estimators.base import CLVEstimator
 from clvframe.estimators.valuation import Valuation
 from clvframe.evaluation.metrics import fit_metrics
@@ -158,6 +160,7 @@ def _evaluate_holdout(
         horizon_unit=options["time_unit"],
         valuation=valuation_from_config(cfg),
     )
+    check_finite_forecast(predicted, estimator)
     holdout = frame.join(predicted)
     metrics = holdout_metrics(holdout)
     if hasattr(estimator, "log_likelihood_"):
@@ -171,6 +174,30 @@ def _evaluate_holdout(
         "holdout_duration": duration,
     }
     return holdout, metrics, estimator, info
+
+
+def check_finite_forecast(forecast: pd.DataFrame, estimator: CLVEstimator) -> None:
+    """Refuse a forecast with NaN or infinite purchases or CLV.
+
+    That happens when a fit ran a parameter to a bound (a BoundaryWarning
+    says which): the data cannot identify the model.
+
+    Raises:
+        IdentificationError: Naming the estimator, the count and the first
+            customer, with the fitted parameters and a remedy.
+    """
+    values = forecast[["expected_purchases", "clv"]].to_numpy(dtype="float64")
+    bad = ~np.isfinite(values).all(axis=1)
+    if bad.any():
+        params = getattr(estimator, "params_", {})
+        shown = ", ".join(f"{k}={v:.4g}" for k, v in params.items())
+        raise IdentificationError(
+            f"{estimator.name}: the forecast is not finite for {int(bad.sum())} "
+            f"customers (first: {forecast.index[bad][0]!r}); the fitted "
+            f"parameters ({shown}) ran towards a bound, so this data cannot "
+            "identify the model. Set estimator.params.penalizer (e.g. 0.01), use "
+            "a longer log, or choose another estimator."
+        )
 
 
 def run_experiment(
@@ -224,6 +251,7 @@ def run_experiment(
         horizon_unit=str(cfg.forecast.horizon_unit),
         valuation=valuation,
     )
+    check_finite_forecast(forecast, estimator)
     customers = full.summary.join(forecast)
     customers["historic_clv"] = customers["total_spend"] * valuation.margin
     segmenter = make_segmenter(cfg, registry)

@@ -158,3 +158,20 @@ def test_each_loader_brings_its_own_split():
     assert csv.split.calibration_end is None
     chosen = compose_config(["loader=csv", "split.calibration_end=2024-06-30"])
     assert chosen.split.calibration_end == "2024-06-30"
+
+
+def test_non_finite_forecast_is_an_identification_error():
+    import pandas as pd
+
+    from clvframe.errors import IdentificationError
+    from clvframe.estimators.probabilistic import BetaGeoEstimator
+    from clvframe.experiment import check_finite_forecast
+
+    estimator = BetaGeoEstimator()
+    estimator.params_ = {"r": 0.36, "alpha": 3.6, "a": 1.7e4, "b": 5.7e-5}
+    forecast = pd.DataFrame(
+        {"expected_purchases": [0.5, float("nan")], "clv": [10.0, float("inf")]},
+        index=["ok", "R1"],
+    )
+    with pytest.raises(IdentificationError, match=r"not finite for 1 customers .*'R1'"):
+        check_finite_forecast(forecast, estimator)

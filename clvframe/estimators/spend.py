@@ -116,6 +116,15 @@ class GammaGammaSpend(SpendModel):
                 stacklevel=2,
             )
             ids, monetary, keep = ids[~bad], monetary[~bad], _drop(keep, bad)
+        elif bad.any():
+            raise DataValidationError(
+                f"gamma_gamma: {int(bad.sum())} repeat buyers have a mean repeat "
+                f"amount <= 0 (first: {list(ids[bad][:3])}), which Gamma-Gamma "
+                "cannot fit (zero-amount orders, or returns). Leave them out of the "
+                "spend fit with GammaGammaSpend(nonpositive='exclude') "
+                "(estimator.params.spend_params.nonpositive=exclude), or choose "
+                "another spend model."
+            )
         logger.info(
             "Fitting gamma_gamma on %d repeat buyers (of %d customers)",
             len(monetary),
@@ -132,13 +141,19 @@ class GammaGammaSpend(SpendModel):
     def expected_spend(self, summary: pd.DataFrame) -> np.ndarray:
         """Conditional expected spend; the population mean for frequency 0."""
         check_is_fitted(self)
-        return np.asarray(
-            self.model_.conditional_expected_spend(
+        try:
+            spend = self.model_.conditional_expected_spend(
                 summary["frequency"].to_numpy(dtype="float64"),
                 summary["monetary_value"].to_numpy(dtype="float64"),
-            ),
-            dtype="float64",
-        )
+            )
+        except ValueError as err:
+            # q <= 1: the fitted spend distribution has no mean, which a few
+            # extreme amounts can cause.
+            raise DataValidationError(
+                f"{err} Check the largest amounts in the log, or use "
+                "estimator.params.spend_model=mean."
+            ) from err
+        return np.asarray(spend, dtype="float64")
 
     def get_state(self) -> dict[str, Any]:
         """Fitted parameters as plain data."""

@@ -70,6 +70,11 @@ class CsvLoader(Loader):
                 encoding=self.encoding,
                 engine="python" if self.sep is None else "c",
             )
+        except pd.errors.EmptyDataError:
+            raise DataValidationError(
+                f"{path}: the file is empty; expected a header line with the "
+                "customer id, timestamp and amount columns, then one row per order."
+            ) from None
         except (pd.errors.ParserError, UnicodeDecodeError) as err:
             raise DataValidationError(f"{path}: cannot be read as CSV: {err}") from err
         return prepare_transactions(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 
 import numpy as np
@@ -9,6 +10,7 @@ import pandas as pd
 
 from clvframe.errors import ConfigError
 from clvframe.errors import DataValidationError
+from clvframe.errors import DataWarning
 from clvframe.hooks import hookimpl
 from clvframe.segmenters.base import Segmenter
 
@@ -78,11 +80,35 @@ class ValueTiers(Segmenter):
         shares_above = above / max(len(values), 1)
         tier = np.searchsorted(np.asarray(cuts), shares_above, side="right")
         labels = self.labels()
+        self._warn_about_ties(values, tier, cuts, labels)
         return pd.Series(
             pd.Categorical.from_codes(tier, categories=labels, ordered=True),
             index=customers.index,
             name="tier",
         )
+
+    @staticmethod
+    def _warn_about_ties(
+        values: np.ndarray, tier: np.ndarray, cuts: list[float], labels: list[str]
+    ) -> None:
+        """Say so when a block of equal values makes a tier far larger than named."""
+        n = len(values)
+        if n == 0:
+            return
+        nominal = np.diff([0.0, *cuts, 1.0])
+        sizes = np.bincount(tier, minlength=len(labels)) / n
+        for k in np.flatnonzero(sizes > nominal + max(0.05, 0.5 * nominal.min())):
+            tied = values[tier == k]
+            value, count = np.unique(tied, return_counts=True)
+            top = int(np.argmax(count))
+            warnings.warn(
+                f"tiers: {labels[k]!r} holds {sizes[k]:.1%} of customers, not "
+                f"{nominal[k]:.1%}, because {int(count[top]):,} customers share the "
+                f"value {value[top]:g} across a cut; a tied block goes wholly to "
+                "the higher tier.",
+                DataWarning,
+                stacklevel=3,
+            )
 
     def cut_values(self, customers: pd.DataFrame) -> dict[str, float]:
         """Lowest value in each tier but the last (for plots)."""

@@ -67,7 +67,10 @@ class CLVPyfuncModel(mlflow.pyfunc.PythonModel):
 
     # model_input has no type hint on purpose: MLflow would read it as a schema.
     def predict(
-        self, context: Any, model_input, params: dict[str, Any] | None = None
+        self,
+        context: Any,
+        model_input: pd.DataFrame,
+        params: dict[str, Any] | None = None,
     ) -> pd.DataFrame:
         """Score a transaction log; see :meth:`CLVScorer.score`.
 
