@@ -13,68 +13,61 @@ The notebook API uses the same names as the CLI and the configs::
     result = clvframe.run_experiment(["estimator=historic"])   # a whole run
 """
 
-from clvframe._plugins import ComponentRegistry
-from clvframe._plugins import build_plugin_manager
-from clvframe._plugins import build_registry
-from clvframe.config.compose import compose_config
-from clvframe.data.summary import CustomerData
-from clvframe.data.summary import calibration_and_holdout
-from clvframe.data.summary import check_summary
-from clvframe.data.summary import summarise
-from clvframe.data.transactions import Source
-from clvframe.data.transactions import prepare_transactions
-from clvframe.data.transactions import purchase_periods
-from clvframe.errors import ClvframeError
-from clvframe.errors import ConfigError
-from clvframe.errors import ConvergenceError
-from clvframe.errors import DataValidationError
-from clvframe.errors import DataWarning
-from clvframe.errors import NotFittedError
-from clvframe.errors import PluginLoadError
-from clvframe.estimators.base import CLVEstimator
-from clvframe.estimators.base import check_is_fitted
-from clvframe.estimators.historic import HistoricEstimator
-from clvframe.estimators.probabilistic import BetaGeoEstimator
-from clvframe.estimators.spend import GammaGammaSpend
-from clvframe.estimators.spend import MeanSpend
-from clvframe.estimators.valuation import Valuation
-from clvframe.experiment import RunResult
-from clvframe.experiment import run_experiment
-from clvframe.hooks import hookimpl
-from clvframe.loaders.cdnow import load_cdnow
-from clvframe.segmenters.base import segment_table
-from clvframe.segmenters.tiers import ValueTiers
+from __future__ import annotations
 
-__all__ = [
-    "BetaGeoEstimator",
-    "CLVEstimator",
-    "ClvframeError",
-    "ComponentRegistry",
-    "ConfigError",
-    "ConvergenceError",
-    "CustomerData",
-    "DataValidationError",
-    "DataWarning",
-    "GammaGammaSpend",
-    "HistoricEstimator",
-    "MeanSpend",
-    "NotFittedError",
-    "PluginLoadError",
-    "RunResult",
-    "Source",
-    "Valuation",
-    "ValueTiers",
-    "build_plugin_manager",
-    "build_registry",
-    "calibration_and_holdout",
-    "check_is_fitted",
-    "check_summary",
-    "compose_config",
-    "hookimpl",
-    "load_cdnow",
-    "prepare_transactions",
-    "purchase_periods",
-    "run_experiment",
-    "segment_table",
-    "summarise",
-]
+import importlib
+import importlib.metadata
+from typing import Any
+
+# Names are imported on first use (PEP 562), so that `import clvframe` and its
+# submodules stay cheap: a scoring job need not load Hydra or MLflow.
+_EXPORTS = {
+    "ComponentRegistry": "clvframe._plugins",
+    "build_plugin_manager": "clvframe._plugins",
+    "build_registry": "clvframe._plugins",
+    "compose_config": "clvframe.config.compose",
+    "CustomerData": "clvframe.data.summary",
+    "calibration_and_holdout": "clvframe.data.summary",
+    "check_summary": "clvframe.data.summary",
+    "summarise": "clvframe.data.summary",
+    "Source": "clvframe.data.transactions",
+    "prepare_transactions": "clvframe.data.transactions",
+    "purchase_periods": "clvframe.data.transactions",
+    "ClvframeError": "clvframe.errors",
+    "ConfigError": "clvframe.errors",
+    "ConvergenceError": "clvframe.errors",
+    "DataValidationError": "clvframe.errors",
+    "DataWarning": "clvframe.errors",
+    "NotFittedError": "clvframe.errors",
+    "PluginLoadError": "clvframe.errors",
+    "CLVEstimator": "clvframe.estimators.base",
+    "check_is_fitted": "clvframe.estimators.base",
+    "HistoricEstimator": "clvframe.estimators.historic",
+    "BetaGeoEstimator": "clvframe.estimators.probabilistic",
+    "GammaGammaSpend": "clvframe.estimators.spend",
+    "MeanSpend": "clvframe.estimators.spend",
+    "Valuation": "clvframe.estimators.valuation",
+    "RunResult": "clvframe.experiment",
+    "run_experiment": "clvframe.experiment",
+    "hookimpl": "clvframe.hooks",
+    "load_cdnow": "clvframe.loaders.cdnow",
+    "segment_table": "clvframe.segmenters.base",
+    "ValueTiers": "clvframe.segmenters.tiers",
+}
+
+__all__ = sorted(_EXPORTS)
+__version__ = importlib.metadata.version("clvframe")
+
+
+def __getattr__(name: str) -> Any:
+    try:
+        module = _EXPORTS[name]
+    except KeyError:
+        raise AttributeError(f"module 'clvframe' has no attribute {name!r}") from None
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_EXPORTS})
