@@ -130,7 +130,9 @@ def maximise_likelihood(
 
     def objective(phi: np.ndarray) -> tuple[float, np.ndarray]:
         if last and np.array_equal(last["phi"], phi):
-            return last["value"], last["gradient"].copy()  # type: ignore[return-value,union-attr]
+            # The cache holds arrays; mypy sees the dict's value union.
+            gradient = last["gradient"].copy()  # type: ignore[union-attr]
+            return last["value"], gradient  # type: ignore[return-value]
         theta = np.exp(phi)
         total, total_grad = summed_loglik(theta)
         value = -total / total_weight + penalizer * float(phi @ phi)
