@@ -25,6 +25,8 @@ from clvframe.estimators.base import CLVEstimator
 from clvframe.estimators.base import check_is_fitted
 from clvframe.estimators.spend import GammaGammaSpend
 from clvframe.estimators.spend import SpendModel
+from clvframe.estimators.spend import restore_spend_model
+from clvframe.estimators.spend import spend_state
 from clvframe.hooks import hookimpl
 from clvframe.models.bgbb import BetaGeoBetaBinomModel
 
@@ -149,10 +151,10 @@ class BetaGeoBetaBinomEstimator(CLVEstimator):
         model = BetaGeoBetaBinomModel(penalizer=self.penalizer, max_iter=self.max_iter)
         model.fit(*self._arrays(summary), weights=weights)
         spend = self.spend_model if self.spend_model is not None else GammaGammaSpend()
-        if "monetary_value" in summary and (summary["frequency"] > 0).any():
-            spend.fit(summary)
+        # Without amounts, or without repeat buyers, spend and CLV are NaN.
+        has_spend = "monetary_value" in summary and (summary["frequency"] > 0).any()
+        self.spend_model_ = spend.fit(summary) if has_spend else None
         self.model_ = model
-        self.spend_model_ = spend
         self.params_ = dict(model.params_)
         self.log_likelihood_ = float(model.log_likelihood_)
         self.time_unit_ = self.opportunity
@@ -184,9 +186,7 @@ class BetaGeoBetaBinomEstimator(CLVEstimator):
         return np.clip(1.0 - np.asarray(none, dtype="float64"), 0.0, 1.0)
 
     def _spend_per_purchase(self, summary: pd.DataFrame) -> np.ndarray:
-        if not hasattr(self.spend_model_, "params_") and not hasattr(
-            self.spend_model_, "population_mean_"
-        ):
+        if self.spend_model_ is None:
             return np.full(len(summary), np.nan)
         return self.spend_model_.expected_spend(summary)
 
@@ -201,37 +201,22 @@ class BetaGeoBetaBinomEstimator(CLVEstimator):
     def get_state(self) -> dict[str, Any]:
         """Fitted state as plain data."""
         check_is_fitted(self)
-        spend = None
-        if hasattr(self.spend_model_, "params_") or hasattr(
-            self.spend_model_, "population_mean_"
-        ):
-            spend = {
-                "name": self.spend_model_.name,
-                "state": self.spend_model_.get_state(),
-            }
         return {
             "time_unit": self.time_unit_,
             "params": dict(self.params_),
             "log_likelihood": self.log_likelihood_,
             "n_customers": self.n_customers_,
-            "spend_model": spend,
+            "spend_model": spend_state(self.spend_model_),
         }
 
     def set_state(self, state: dict[str, Any]) -> Self:
         """Restore a fitted state."""
-        from clvframe._plugins import build_registry
-
         self.model_ = BetaGeoBetaBinomModel.from_params(state["params"])
         self.params_ = dict(self.model_.params_)
         self.log_likelihood_ = float(state.get("log_likelihood", np.nan))
         self.n_customers_ = int(state.get("n_customers", 0))
         self.time_unit_ = str(state["time_unit"])
-        spend = state.get("spend_model")
-        if spend:
-            spend_cls = build_registry().get("spend_model", spend["name"]).cls
-            self.spend_model_ = spend_cls().set_state(spend["state"])
-        else:
-            self.spend_model_ = GammaGammaSpend()
+        self.spend_model_ = restore_spend_model(state.get("spend_model"))
         return self
 
 

@@ -24,8 +24,9 @@ from clvframe.errors import NotFittedError
 from clvframe.estimators.base import CLVEstimator
 from clvframe.estimators.base import check_is_fitted
 from clvframe.estimators.spend import GammaGammaSpend
-from clvframe.estimators.spend import MeanSpend
 from clvframe.estimators.spend import SpendModel
+from clvframe.estimators.spend import restore_spend_model
+from clvframe.estimators.spend import spend_state
 from clvframe.estimators.valuation import Valuation
 from clvframe.estimators.valuation import discounted_value
 from clvframe.hooks import hookimpl
@@ -295,33 +296,17 @@ class PurchaseModelEstimator(CLVEstimator):
             "params": dict(self.params_),
             "log_likelihood": self.log_likelihood_,
             "n_customers": self.n_customers_,
-            "spend_model": None
-            if self.spend_model_ is None
-            else {
-                "name": self.spend_model_.name,
-                "state": self.spend_model_.get_state(),
-            },
+            "spend_model": spend_state(self.spend_model_),
         }
 
     def set_state(self, state: dict[str, Any]) -> Self:
         """Restore a fitted state; the spend model is found by its name."""
-        from clvframe._plugins import build_registry
-
         self.model_ = self.model_cls.from_params(state["params"])
         self.params_ = dict(self.model_.params_)
         self.log_likelihood_ = float(state.get("log_likelihood", np.nan))
         self.n_customers_ = int(state.get("n_customers", 0))
         self.time_unit_ = str(state["time_unit"])
-        spend = state.get("spend_model")
-        self.spend_model_ = None
-        if spend:
-            # The built-in spend models need no plugin registry (building it
-            # loads every plugin, 0.1 s); no plugin can reuse their names.
-            builtin = {cls.name: cls for cls in (GammaGammaSpend, MeanSpend)}
-            spend_cls = builtin.get(spend["name"]) or (
-                build_registry().get("spend_model", spend["name"]).cls
-            )
-            self.spend_model_ = spend_cls().set_state(spend["state"])
+        self.spend_model_ = restore_spend_model(state.get("spend_model"))
         return self
 
     def _p_repurchase(self, summary: pd.DataFrame, t: float) -> np.ndarray:

@@ -209,6 +209,28 @@ class MeanSpend(SpendModel):
         return self
 
 
+def spend_state(model: SpendModel | None) -> dict[str, Any] | None:
+    """A fitted spend model as plain data (its name and state), or ``None``."""
+    if model is None:
+        return None
+    return {"name": model.name, "state": model.get_state()}
+
+
+def restore_spend_model(saved: dict[str, Any] | None) -> SpendModel | None:
+    """Rebuild a spend model written by :func:`spend_state`."""
+    if not saved:
+        return None
+    # The built-in spend models need no plugin registry (building it loads
+    # every plugin, 0.1 s); no plugin can reuse their names.
+    builtin = {cls.name: cls for cls in (GammaGammaSpend, MeanSpend)}
+    spend_cls = builtin.get(saved["name"])
+    if spend_cls is None:
+        from clvframe._plugins import build_registry
+
+        spend_cls = build_registry().get("spend_model", saved["name"]).cls
+    return spend_cls().set_state(saved["state"])
+
+
 @hookimpl
 def clvframe_register_spend_models() -> list[type[SpendModel]]:
     """Register the built-in spend models."""
