@@ -67,3 +67,16 @@ def test_log_too_short_for_an_opportunity_says_so():
     data = yearly_log([("A", "2024-01-01", 5.0), ("A", "2024-03-01", 5.0)])
     with pytest.raises(DataValidationError, match="no customer has a complete year"):
         BetaGeoBetaBinomEstimator().fit(data)
+
+
+def test_saved_estimator_predicts_the_same(data_dir, tmp_path):
+    table = pd.read_csv(data_dir / "donations.csv").rename(
+        columns={"periods": "n_periods"}
+    )
+    estimator = BetaGeoBetaBinomEstimator().fit(table)
+    estimator.save(tmp_path)
+    loaded = BetaGeoBetaBinomEstimator.load(tmp_path)
+    assert loaded.spend_model_ is None  # the table has no amounts
+    pd.testing.assert_frame_equal(
+        loaded.predict(table, horizon=3), estimator.predict(table, horizon=3)
+    )
