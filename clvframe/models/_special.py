@@ -296,8 +296,8 @@ class Levels:
         *columns: Equal-length one-dimensional arrays.
 
     Attributes:
-        values: One array per column: the distinct rows, in order of first
-            appearance.
+        values: One array per column: the distinct rows, in the order of
+            :func:`~clvframe.models._validation.group_rows`.
         inverse: For each row, the position of its distinct row.
     """
 

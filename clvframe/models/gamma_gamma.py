@@ -207,10 +207,19 @@ class GammaGammaModel(FittedParamsMixin):
                 "Refit with a penalizer or on more repeat buyers."
             )
         x, m = broadcast_float(frequency, monetary_value)
-        if np.any(x < 0) or np.any(~np.isfinite(x)):
+        low, high = x.min(initial=0.0), x.max(initial=0.0)
+        if not (np.isfinite(low) and np.isfinite(high)) or low < 0:
             raise DataValidationError("frequency must be finite and >= 0.")
-        m = np.where(x > 0, m, 0.0)
-        return p * (v + x * m) / (p * x + q - 1)
+        # p (v + x m) / (p x + q - 1), with m taken as 0 where x is 0 (its
+        # value there is a placeholder), in place: a million customers make
+        # each temporary array cost as much as the arithmetic.
+        spend = np.multiply(x, m, where=x > 0, out=np.zeros(np.shape(x)))
+        spend += v
+        spend *= p
+        denominator = p * x
+        denominator += q - 1
+        spend /= denominator
+        return spend
 
 
 def _as_ids(customer_ids: Sequence[Any] | None) -> Sequence[Any] | None:
