@@ -388,14 +388,21 @@ def check_summary(
             f"summary: missing column(s) {missing}; a summary has "
             f"{list(SUMMARY_COLUMNS)} (monetary_value for spend models)."
         )
-    frame = summary.copy()
-    for column in required:
-        frame[column] = pd.to_numeric(frame[column], errors="coerce").astype("float64")
+    # Only columns that are not float64 already are converted; the frame is
+    # a lazy copy otherwise (a million-row summary is checked in milliseconds).
+    frame = summary.assign(
+        **{
+            column: pd.to_numeric(summary[column], errors="coerce").astype("float64")
+            for column in required
+            if summary[column].dtype != np.float64
+        }
+    )
     f, r, t = (frame[c].to_numpy() for c in SUMMARY_COLUMNS[:3])
+    finite = np.isfinite(f) & np.isfinite(r) & np.isfinite(t)
+    if require_monetary:
+        finite &= np.isfinite(frame["monetary_value"].to_numpy())
     checks = {
-        "have missing or non-numeric values": ~np.isfinite(
-            frame[required].to_numpy()
-        ).all(axis=1),
+        "have missing or non-numeric values": ~finite,
         "have a negative or fractional frequency": (f < 0) | (np.mod(f, 1) != 0),
         "have recency < 0 or recency > T": (r < 0) | (r > t + 1e-9),
         "have frequency > 0 but recency 0": (f > 0) & (r == 0),

@@ -31,7 +31,6 @@ INVALID_POLICIES = ("error", "drop")
 GRAINS = ("day", "exact")
 _MAX_EXAMPLES = 3
 _THOUSANDS = re.compile(r"^[+-]?\d{1,3}(,\d{3})+(\.\d+)?$")
-_NS_PER_DAY = 86_400 * 10**9
 
 logger = logging.getLogger(__name__)
 
@@ -447,41 +446,70 @@ def periods_from_codes(
     total spend. ``codes`` and ``amounts`` are aligned with ``frame``'s rows,
     after the returns policy.
     """
-    ns = frame["timestamp"].to_numpy(dtype="datetime64[ns]").view("int64")
-    if grain == "day":
-        ns = ns - np.mod(ns, _NS_PER_DAY)
-    order = _customer_time_order(codes, ns, grain)
+    ticks, per_day = _time_ticks(frame["timestamp"])
+    # The key that separates purchase periods: the day on the day grain, the
+    # timestamp itself on the exact grain.
+    key = ticks // per_day if grain == "day" else ticks
+    order = _customer_time_order(codes, key, grain)
     if order is not None:
-        codes, ns, amounts = codes[order], ns[order], amounts[order]
+        codes, key, amounts = codes[order], key[order], amounts[order]
 
-    new_period = np.ones(len(codes), dtype=bool)
-    new_period[1:] = (codes[1:] != codes[:-1]) | (ns[1:] != ns[:-1])
+    new_period = np.empty(len(codes), dtype=bool)
+    new_period[:1] = True
+    np.not_equal(codes[1:], codes[:-1], out=new_period[1:])
+    new_period[1:] |= key[1:] != key[:-1]
     starts = np.flatnonzero(new_period)
     net = np.add.reduceat(amounts, starts) if len(starts) else amounts[:0]
-    lowest = np.minimum.reduceat(amounts, starts) if len(starts) else amounts[:0]
-    counts = (lowest >= 0) | (net > 0)
+    customer_codes = codes[starts]
+    period = key[starts].astype(np.float64)
+    if grain != "day":
+        period /= per_day
+    if len(amounts) and amounts.min() < 0:
+        # Under the "net" policy a period with a return counts only if its
+        # net amount stays positive.
+        lowest = np.minimum.reduceat(amounts, starts)
+        counts = (lowest >= 0) | (net > 0)
+        customer_codes = customer_codes[counts]
+        period, net = period[counts], net[counts]
     return PurchasePeriods(
-        customer_codes=codes[starts][counts],
+        customer_codes=customer_codes,
         customers=np.asarray(customers, dtype=object),
-        period=ns[starts][counts] / _NS_PER_DAY,
-        amount=net[counts],
+        period=period,
+        amount=net,
     )
 
 
+def _time_ticks(stamps: pd.Series) -> tuple[np.ndarray, int]:
+    """Timestamps as integer ticks since the epoch, and the ticks in a day.
+
+    Read in the column's own resolution, so a log of microseconds is not
+    copied into nanoseconds first.
+    """
+    values = stamps.to_numpy()
+    if values.dtype.kind != "M":
+        values = values.astype("datetime64[ns]")
+    unit, count = np.datetime_data(values.dtype)
+    if unit not in ("s", "ms", "us", "ns"):
+        values = values.astype("datetime64[ns]")
+        unit, count = "ns", 1
+    per_day = int(np.timedelta64(1, "D") // np.timedelta64(count, unit))
+    return values.view("int64"), per_day
+
+
 def _customer_time_order(
-    codes: np.ndarray, ns: np.ndarray, grain: str
+    codes: np.ndarray, key: np.ndarray, grain: str
 ) -> np.ndarray | None:
     """A stable order by customer then time, or None if the rows are in it.
 
     Logs usually come sorted by customer and time, and checking is far
-    cheaper than sorting. On the day grain one integer key (customer, day)
-    sorts faster than numpy's two-key lexsort.
+    cheaper than sorting. On the day grain (``key`` in days) one integer key
+    (customer, day) sorts faster than numpy's two-key lexsort.
     """
     same = codes[1:] == codes[:-1]
-    if np.all((codes[1:] > codes[:-1]) | (same & (ns[1:] >= ns[:-1]))):
+    if np.all((codes[1:] > codes[:-1]) | (same & (key[1:] >= key[:-1]))):
         return None
-    if grain == "day" and len(ns):
-        days = (ns - ns.min()) // _NS_PER_DAY
-        key = codes.astype(np.int64) * (int(days.max()) + 1) + days
-        return np.argsort(key, kind="stable")
-    return np.lexsort((ns, codes))
+    if grain == "day" and len(key):
+        days = key - key.min()
+        combined = codes.astype(np.int64) * (int(days.max()) + 1) + days
+        return np.argsort(combined, kind="stable")
+    return np.lexsort((key, codes))
