@@ -223,26 +223,25 @@ class CLVEstimator(Component):
         )
         p_alive = self._p_alive(rows)
         p_repurchase = self._p_repurchase(rows, t_end)
-        # The columns are written into one block that the frame takes over
-        # without copying: on a million customers, assembling the frame from
-        # separate arrays cost as much as the model arithmetic.
-        block = np.empty((len(PREDICTION_COLUMNS), len(summary)))
-        purchases_out, p_alive_out, p_repurchase_out, spend_out, clv_out = block
-        for values, out in (
-            (purchases, purchases_out),
-            (discounted, clv_out),
-            (p_alive, p_alive_out),
-            (p_repurchase, p_repurchase_out),
-        ):
-            if inverse is None:
-                out[:] = values
-            else:
-                np.take(values, inverse, out=out)
+        if inverse is not None:
+            purchases, discounted, p_alive, p_repurchase = (
+                v.take(inverse) for v in (purchases, discounted, p_alive, p_repurchase)
+            )
         spend = self._spend_per_purchase(summary)
-        np.multiply(purchases_out, spend, out=spend_out)
-        np.multiply(clv_out, spend, out=clv_out)
+        columns = (
+            purchases,
+            p_alive,
+            p_repurchase,
+            purchases * spend,
+            discounted * spend,
+        )
+        # copy=False: a frame of separate columns, not one block copied
+        # together; on a million customers the copy cost as much as the
+        # model arithmetic.
         return pd.DataFrame(
-            block.T, index=summary.index, columns=list(PREDICTION_COLUMNS), copy=False
+            dict(zip(PREDICTION_COLUMNS, columns, strict=True)),
+            index=summary.index,
+            copy=False,
         )
 
     def _prediction_rows(

@@ -207,7 +207,8 @@ def group_rows(columns: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         codes, n_levels = _column_codes(column, table_limit)
         if n_keys * n_levels > table_limit:
             key, n_keys = _renumber(key, n_keys, table_limit)
-        key *= n_levels
+        # Renumbered keys may be 32-bit; the combined key needs 64.
+        key = np.multiply(key, n_levels, dtype=np.int64, out=_int64_or_none(key))
         key += codes
         n_keys *= n_levels
     inverse, n_distinct = _renumber(key, n_keys, table_limit)
@@ -222,37 +223,49 @@ def _column_codes(column: np.ndarray, table_limit: int) -> tuple[np.ndarray, int
     column = np.asarray(column)
     if column.dtype.kind in "iuf":
         low, high = column.min(), column.max()
-        if (
-            np.isfinite(low)
-            and np.isfinite(high)
-            and high - low < table_limit
-            and (column.dtype.kind != "f" or _whole_numbers(column))
-        ):
+        if np.isfinite(low) and np.isfinite(high) and high - low < table_limit:
             # Whole numbers in a short range (frequencies, day counts): the
             # offset from the smallest is a code, with no hashing.
-            return (column - low).astype(np.int64), int(high - low) + 1
+            codes = _whole_number_codes(column, int(low))
+            if codes is not None:
+                return codes, int(high - low) + 1
     codes, uniques = pd.factorize(column, use_na_sentinel=False)
     return codes.astype(np.int64, copy=False), max(len(uniques), 1)
 
 
-def _whole_numbers(column: np.ndarray) -> bool:
-    """Whether a float column holds only whole numbers (a sample decides most)."""
-    sample = column[:: max(len(column) // 1024, 1)]
-    if not np.array_equal(sample, np.round(sample)):
-        return False
-    return bool(np.array_equal(column, np.round(column)))
+def _whole_number_codes(column: np.ndarray, low: int) -> np.ndarray | None:
+    """``column - low`` as integers, or None if the column has fractions."""
+    if column.dtype.kind == "f":
+        # A sample rules out most fractional columns before a full pass.
+        sample = column[:: max(len(column) // 1024, 1)]
+        if not np.array_equal(sample, np.trunc(sample)):
+            return None
+    codes = column.astype(np.int64)
+    if column.dtype.kind == "f" and not np.array_equal(codes, column):
+        return None
+    codes -= low
+    return codes
 
 
 def _renumber(key: np.ndarray, n_keys: int, table_limit: int) -> tuple[np.ndarray, int]:
-    """Renumber integer keys in ``[0, n_keys)`` as ``0 .. distinct - 1``."""
+    """Renumber integer keys in ``[0, n_keys)`` as ``0 .. distinct - 1``.
+
+    The numbers are 32-bit where they fit: a million rows' worth of fresh
+    memory costs as much time as the arithmetic on it.
+    """
     if n_keys <= table_limit:
         present = np.zeros(n_keys, dtype=bool)
         present[key] = True
-        number = np.cumsum(present, dtype=np.int64)
+        number = np.cumsum(present, dtype=np.int32 if n_keys < 2**31 else np.int64)
         number -= 1
         return number[key], int(number[-1]) + 1
     codes, uniques = pd.factorize(key)
-    return codes.astype(np.int64, copy=False), len(uniques)
+    return codes, len(uniques)
+
+
+def _int64_or_none(array: np.ndarray) -> np.ndarray | None:
+    """The array itself if it can take a 64-bit result in place, else None."""
+    return array if array.dtype == np.int64 else None
 
 
 def compress_rows(
