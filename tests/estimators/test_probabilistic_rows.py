@@ -5,6 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given
+from hypothesis import settings
+from hypothesis import strategies as st
 
 from clvframe.estimators.probabilistic import BetaGeoEstimator
 from clvframe.estimators.probabilistic import ParetoNBDEstimator
@@ -70,3 +73,34 @@ def test_group_rows_matches_numpy_unique() -> None:
     (ua, ub), counts = compress_rows([a, b], np.ones(1000))
     assert counts.sum() == 1000
     assert counts[0] == np.sum((a == ua[0]) & (b == ub[0]))
+
+
+def _reference_groups(columns: list[np.ndarray]) -> list[tuple]:
+    """Each row's group as the tuple of its values (NaN compared as equal)."""
+    return [tuple(repr(float(c[i])) for c in columns) for i in range(len(columns[0]))]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(-3, 3),
+            st.sampled_from([0.0, 0.5, 1.0, 2.0 / 7, -4.0, 1e12, np.nan]),
+            st.integers(0, 2**40),
+        ),
+        min_size=1,
+        max_size=60,
+    )
+)
+def test_group_rows_groups_equal_rows_only(rows) -> None:
+    # Whole numbers in short and huge ranges, fractions, negatives and NaN:
+    # rows share a group exactly when every value is the same.
+    a, b, c = (np.array(column, dtype=float) for column in zip(*rows, strict=True))
+    c = c.astype(np.int64)
+    first, inverse = group_rows([a, b, c])
+    keys = _reference_groups([a, b, c])
+    assert len(set(keys)) == first.size
+    for i, key in enumerate(keys):
+        assert keys[first[inverse[i]]] == key
+        # The representative is the group's first row.
+        assert first[inverse[i]] == keys.index(key)
