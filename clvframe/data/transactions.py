@@ -30,6 +30,7 @@ RETURN_POLICIES = ("net", "drop", "fail")
 INVALID_POLICIES = ("error", "drop")
 GRAINS = ("day", "exact")
 _MAX_EXAMPLES = 3
+_TICK_UNITS = ("s", "ms", "us", "ns")
 _THOUSANDS = re.compile(r"^[+-]?\d{1,3}(,\d{3})+(\.\d+)?$")
 
 logger = logging.getLogger(__name__)
@@ -485,13 +486,13 @@ def _time_ticks(stamps: pd.Series) -> tuple[np.ndarray, int]:
     Read in the column's own resolution, so a log of microseconds is not
     copied into nanoseconds first.
     """
-    values = stamps.to_numpy()
-    if values.dtype.kind != "M":
-        values = values.astype("datetime64[ns]")
+    dtype = stamps.dtype
+    if isinstance(dtype, np.dtype) and np.datetime_data(dtype)[0] in _TICK_UNITS:
+        values = stamps.to_numpy()
+    else:
+        # Time-zone aware stamps (UTC ticks) and other units: nanoseconds.
+        values = stamps.to_numpy(dtype="datetime64[ns]")
     unit, count = np.datetime_data(values.dtype)
-    if unit not in ("s", "ms", "us", "ns"):
-        values = values.astype("datetime64[ns]")
-        unit, count = "ns", 1
     per_day = int(np.timedelta64(1, "D") // np.timedelta64(count, unit))
     return values.view("int64"), per_day
 
