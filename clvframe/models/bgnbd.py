@@ -26,6 +26,7 @@ from clvframe.models._special import nbd_log_pmf
 from clvframe.models._special import nbd_sf
 from clvframe.models._special import per_level
 from clvframe.models._special import per_pair
+from clvframe.models._special import softplus_and_expit
 
 logger = logging.getLogger(__name__)
 
@@ -295,8 +296,8 @@ class _SummedLoglik:
         log_ratio = log_at_levels[self.T_index] - log_atx_levels[self.tx_index]
         rx = r + self.x
         d = odds_levels[self.x_index] + rx * log_ratio
-        softplus = np.logaddexp(0.0, d)
-        w_drop = self.w * special.expit(d)  # weight x P(dropped out | history)
+        softplus, dropped = softplus_and_expit(d)
+        w_drop = self.w * dropped  # weight x P(dropped out | history)
         inv_ratio = inv_atx_levels[self.tx_index] - inv_at_levels[self.T_index]
 
         psi_ab = special.digamma(a + b)
