@@ -392,7 +392,7 @@ def check_summary(
     # a lazy copy otherwise (a million-row summary is checked in milliseconds).
     frame = summary.assign(
         **{
-            column: pd.to_numeric(summary[column], errors="coerce").astype("float64")
+            column: _as_float(summary[column])
             for column in required
             if summary[column].dtype != np.float64
         }
@@ -403,7 +403,7 @@ def check_summary(
         finite &= np.isfinite(frame["monetary_value"].to_numpy())
     checks = {
         "have missing or non-numeric values": ~finite,
-        "have a negative or fractional frequency": (f < 0) | (np.mod(f, 1) != 0),
+        "have a negative or fractional frequency": (f < 0) | (f != np.floor(f)),
         "have recency < 0 or recency > T": (r < 0) | (r > t + 1e-9),
         "have frequency > 0 but recency 0": (f > 0) & (r == 0),
     }
@@ -415,3 +415,10 @@ def check_summary(
     if problems:
         raise DataValidationError("summary: " + "; ".join(problems) + ".")
     return frame
+
+
+def _as_float(column: pd.Series) -> pd.Series:
+    """A column as float64; text that is not a number becomes NaN."""
+    if isinstance(column.dtype, np.dtype) and column.dtype.kind in "iuf":
+        return column.astype("float64")
+    return pd.to_numeric(column, errors="coerce").astype("float64")
