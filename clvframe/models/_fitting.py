@@ -17,7 +17,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import optimize
 
 from clvframe.errors import BoundaryWarning
 from clvframe.errors import ConvergenceError
@@ -148,6 +147,10 @@ def maximise_likelihood(
 
     bounds = [tuple(np.log(OPTIMISER_BOUNDS))] * len(start)
     phi0 = np.log(np.asarray(start, dtype=np.float64))
+    # Imported here: scoring with saved parameters never fits, and scipy's
+    # optimisers take a tenth of a second to import.
+    from scipy import optimize
+
     result = optimize.minimize(
         objective,
         phi0,
