@@ -221,14 +221,21 @@ def group_rows(columns: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
 def _column_codes(column: np.ndarray, table_limit: int) -> tuple[np.ndarray, int]:
     """Code one column as integers from 0, and the number of possible codes."""
     column = np.asarray(column)
-    if column.dtype.kind in "iuf":
+    if column.dtype.kind in "iuf" and column.size:
         low, high = column.min(), column.max()
-        if np.isfinite(low) and np.isfinite(high) and high - low < table_limit:
+        # Python numbers: a range computed in the column's own integer type
+        # can wrap around.
+        if (
+            np.isfinite(low)
+            and np.isfinite(high)
+            and -(2**62) < low <= high < 2**62
+            and int(high) - int(low) < table_limit
+        ):
             # Whole numbers in a short range (frequencies, day counts): the
             # offset from the smallest is a code, with no hashing.
             codes = _whole_number_codes(column, int(low))
             if codes is not None:
-                return codes, int(high - low) + 1
+                return codes, int(high) - int(low) + 1
     codes, uniques = pd.factorize(column, use_na_sentinel=False)
     return codes.astype(np.int64, copy=False), max(len(uniques), 1)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -104,3 +106,23 @@ def test_group_rows_groups_equal_rows_only(rows) -> None:
         assert keys[first[inverse[i]]] == key
         # The representative is the group's first row.
         assert first[inverse[i]] == keys.index(key)
+
+
+@pytest.mark.parametrize(
+    "column",
+    [
+        np.array([-100, 100, -100, 5], dtype=np.int8),
+        np.array([3, 3, -3], dtype=np.int16),
+        np.array([-(2**62), 2**62, 0, 2**62], dtype=np.int64),
+        np.array([-(2**63), 2**63 - 1, 0, 0], dtype=np.int64),
+        np.array([2**64 - 1, 2**64 - 2, 2**64 - 1], dtype=np.uint64),
+        np.array([2.0**63, 1.0, 2.0**63]),
+    ],
+)
+def test_group_rows_on_integers_of_any_width(column) -> None:
+    # Ranges that overflow the column's own type must not break the coding.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        first, inverse = group_rows([column])
+    np.testing.assert_array_equal(column[first][inverse], column)
+    assert first.size == np.unique(column).size
