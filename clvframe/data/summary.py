@@ -149,7 +149,9 @@ def _rfm(periods: PurchasePeriods, end_day: float, scale: float) -> pd.DataFrame
 
 
 def _end_day(end: pd.Timestamp, grain: str) -> float:
-    days = end.value / 86_400e9
+    # In whole days, whatever the timestamp's resolution (end.value, in
+    # nanoseconds, overflows outside 1677-2262).
+    days = float(end.to_datetime64().astype("datetime64[D]").astype(np.int64))
     return days + 1.0 if grain == "exact" else days
 
 

@@ -346,6 +346,16 @@ def check_transactions(frame: pd.DataFrame) -> None:
             "transactions: column 'timestamp' must be datetime; got "
             f"{frame['timestamp'].dtype}. Use clvframe.prepare_transactions()."
         )
+    zone = getattr(frame["timestamp"].dtype, "tz", None)
+    if zone is not None:
+        # A day, and so a purchase period, begins at midnight in the
+        # business's own zone; which zone that is cannot be guessed.
+        raise DataValidationError(
+            f"transactions: column 'timestamp' is time-zone aware ({zone}); "
+            "days are counted in the business's local time. Convert with "
+            "clvframe.prepare_transactions(frame, business_timezone=...), or "
+            "frame['timestamp'].dt.tz_convert(zone).dt.tz_localize(None)."
+        )
     if not pd.api.types.is_numeric_dtype(frame["amount"]):
         raise DataValidationError(
             "transactions: column 'amount' must be numeric; got "

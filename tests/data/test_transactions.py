@@ -364,3 +364,34 @@ def test_date_settings_must_be_iso(read_case, setting):
     log = read_case("same-day-orders.csv")
     with pytest.raises(ConfigError, match="data.observation_end: .* not an ISO 8601"):
         summarise(log, observation_end=setting)
+
+
+def test_aware_stamps_in_a_canonical_log_are_refused():
+    # Days begin at the business's midnight; an aware log does not say which.
+    log = pd.DataFrame(
+        {
+            "customer_id": ["a", "a"],
+            "timestamp": pd.to_datetime(
+                ["2022-01-01 10:00", "2022-01-10 10:00"]
+            ).tz_localize("Asia/Tokyo"),
+            "amount": [10.0, 20.0],
+        }
+    )
+    with pytest.raises(DataValidationError, match="time-zone aware.*business_timezone"):
+        summarise(log)
+
+
+@pytest.mark.parametrize("year", [1600, 2300])
+def test_dates_outside_the_nanosecond_range(year):
+    # Second-resolution stamps reach far beyond 1677-2262.
+    stamps = pd.to_datetime([f"{year}-01-01", f"{year}-01-10", f"{year}-02-01"])
+    log = pd.DataFrame(
+        {
+            "customer_id": ["a", "a", "b"],
+            "timestamp": stamps.astype("datetime64[s]"),
+            "amount": [10.0, 20.0, 5.0],
+        }
+    )
+    summary = summarise(log, time_unit="day")
+    assert summary.loc["a", ["frequency", "recency", "T"]].tolist() == [1, 9, 31]
+    assert summary.loc["b", "T"] == 0
