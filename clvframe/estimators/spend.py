@@ -68,6 +68,16 @@ def _repeat_buyers(summary: pd.DataFrame) -> pd.DataFrame:
     return summary[summary["frequency"] > 0]
 
 
+def _check_finite_spend(monetary: np.ndarray, ids: pd.Index) -> None:
+    """Refuse repeat buyers whose mean repeat amount is missing or infinite."""
+    bad = ~np.isfinite(monetary)
+    if bad.any():
+        raise DataValidationError(
+            f"summary: {int(bad.sum())} repeat buyers have a monetary_value that "
+            f"is missing or infinite (first: {list(ids[bad][:3])})."
+        )
+
+
 def _drop(keep: np.ndarray, bad: np.ndarray) -> np.ndarray:
     """Clear, in the mask ``keep``, the kept rows that ``bad`` (over them) marks."""
     keep = keep.copy()
@@ -106,6 +116,7 @@ class GammaGammaSpend(SpendModel):
         keep = frequency > 0
         monetary = summary["monetary_value"].to_numpy()[keep]
         ids = summary.index[keep]
+        _check_finite_spend(monetary, ids)
         bad = monetary <= 0
         if bad.any() and self.nonpositive == "exclude":
             warnings.warn(
@@ -141,11 +152,19 @@ class GammaGammaSpend(SpendModel):
     def expected_spend(self, summary: pd.DataFrame) -> np.ndarray:
         """Conditional expected spend; the population mean for frequency 0."""
         check_is_fitted(self)
-        try:
-            spend = self.model_.conditional_expected_spend(
-                summary["frequency"].to_numpy(dtype="float64"),
-                summary["monetary_value"].to_numpy(dtype="float64"),
+        frequency = summary["frequency"].to_numpy(dtype="float64")
+        monetary = summary["monetary_value"].to_numpy(dtype="float64")
+        repeat = frequency > 0
+        _check_finite_spend(monetary[repeat], summary.index[repeat])
+        negative = monetary[repeat] < 0
+        if negative.any():
+            raise DataValidationError(
+                f"summary: {int(negative.sum())} repeat buyers have a negative "
+                f"monetary_value (first: {list(summary.index[repeat][negative][:3])}); "
+                "a mean repeat amount is at least 0."
             )
+        try:
+            spend = self.model_.conditional_expected_spend(frequency, monetary)
         except ValueError as err:
             # q <= 1: the fitted spend distribution has no mean, which a few
             # extreme amounts can cause.

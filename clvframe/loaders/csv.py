@@ -57,10 +57,10 @@ class CsvLoader(Loader):
     def load(self) -> pd.DataFrame:
         """Read the file as text and validate it."""
         if not self.path:
-            raise ConfigError("loader.path: the csv loader needs a file path.")
+            raise ConfigError("loader.params.path: the csv loader needs a file path.")
         path = Path(self.path).expanduser()
         if not path.is_file():
-            raise ConfigError(f"loader.path: {str(path)!r} is not a file.")
+            raise ConfigError(f"loader.params.path: {str(path)!r} is not a file.")
         try:
             raw = pd.read_csv(
                 path,

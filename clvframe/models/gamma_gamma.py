@@ -219,7 +219,8 @@ class GammaGammaModel(FittedParamsMixin):
         denominator = p * x
         denominator += q - 1
         spend /= denominator
-        return spend
+        # A number for a number, an array for arrays.
+        return spend if spend.ndim else spend[()]
 
 
 def _as_ids(customer_ids: Sequence[Any] | None) -> Sequence[Any] | None:

@@ -11,6 +11,7 @@ from hypothesis import given
 from hypothesis import settings
 from hypothesis import strategies as st
 
+from clvframe.errors import DataValidationError
 from clvframe.estimators.probabilistic import BetaGeoEstimator
 from clvframe.estimators.probabilistic import ParetoNBDEstimator
 from clvframe.estimators.valuation import Valuation
@@ -126,3 +127,25 @@ def test_group_rows_on_integers_of_any_width(column) -> None:
         first, inverse = group_rows([column])
     np.testing.assert_array_equal(column[first][inverse], column)
     assert first.size == np.unique(column).size
+
+
+@pytest.mark.parametrize(
+    ("value", "message"), [(np.nan, "missing or infinite"), (-5.0, "negative")]
+)
+def test_spend_of_repeat_buyers_is_checked_when_scoring(value, message) -> None:
+    summary = _summary()
+    estimator = BetaGeoEstimator().fit(summary)
+    repeat = summary.index[summary["frequency"] > 0][1]
+    bad = summary.copy()
+    bad.loc[repeat, "monetary_value"] = value
+    expected = rf"1 repeat buyers .*{message}.*{repeat}"
+    with pytest.raises(DataValidationError, match=expected):
+        estimator.predict(bad, horizon=10)
+
+
+def test_spend_fit_names_the_customer_with_a_missing_amount() -> None:
+    summary = _summary()
+    repeat = summary.index[summary["frequency"] > 0][2]
+    summary.loc[repeat, "monetary_value"] = np.inf
+    with pytest.raises(DataValidationError, match=f"missing or infinite.*{repeat}"):
+        BetaGeoEstimator().fit(summary)
