@@ -30,7 +30,6 @@ RETURN_POLICIES = ("net", "drop", "fail")
 INVALID_POLICIES = ("error", "drop")
 GRAINS = ("day", "exact")
 _MAX_EXAMPLES = 3
-_TICK_UNITS = ("s", "ms", "us", "ns")
 _THOUSANDS = re.compile(r"^[+-]?\d{1,3}(,\d{3})+(\.\d+)?$")
 
 logger = logging.getLogger(__name__)
@@ -396,6 +395,7 @@ def purchase_periods(
         DataValidationError: ``returns="fail"`` and the log has negative amounts.
         ConfigError: Unknown grain or returns policy.
     """
+    check_transactions(frame)
     check_period_options(grain, returns)
     amounts = frame["amount"].to_numpy(dtype="float64")
     keep = returned_rows_kept(frame, amounts, returns)
@@ -496,12 +496,7 @@ def _time_ticks(stamps: pd.Series) -> tuple[np.ndarray, int]:
     Read in the column's own resolution, so a log of microseconds is not
     copied into nanoseconds first.
     """
-    dtype = stamps.dtype
-    if isinstance(dtype, np.dtype) and np.datetime_data(dtype)[0] in _TICK_UNITS:
-        values = stamps.to_numpy()
-    else:
-        # Time-zone aware stamps (UTC ticks) and other units: nanoseconds.
-        values = stamps.to_numpy(dtype="datetime64[ns]")
+    values = stamps.to_numpy()
     unit, count = np.datetime_data(values.dtype)
     per_day = int(np.timedelta64(1, "D") // np.timedelta64(count, unit))
     return values.view("int64"), per_day

@@ -68,13 +68,27 @@ def _repeat_buyers(summary: pd.DataFrame) -> pd.DataFrame:
     return summary[summary["frequency"] > 0]
 
 
-def _check_finite_spend(monetary: np.ndarray, ids: pd.Index) -> None:
-    """Refuse repeat buyers whose mean repeat amount is missing or infinite."""
-    bad = ~np.isfinite(monetary)
+def _check_finite_spend(
+    monetary: np.ndarray, ids: pd.Index, rows: np.ndarray | bool = True
+) -> None:
+    """Refuse repeat buyers (``rows``) whose mean amount is missing or infinite."""
+    _refuse_rows(
+        rows & ~np.isfinite(monetary),
+        ids,
+        "have a monetary_value that is missing or infinite",
+    )
+
+
+def _refuse_rows(bad: np.ndarray, ids: pd.Index, what: str) -> None:
+    """Raise naming the count and first ids of the ``bad`` repeat buyers.
+
+    The ids are looked up only on error: scoring a million customers should
+    not copy their index to check it.
+    """
     if bad.any():
         raise DataValidationError(
-            f"summary: {int(bad.sum())} repeat buyers have a monetary_value that "
-            f"is missing or infinite (first: {list(ids[bad][:3])})."
+            f"summary: {int(bad.sum())} repeat buyers {what} "
+            f"(first: {list(ids[bad][:3])})."
         )
 
 
@@ -155,14 +169,12 @@ class GammaGammaSpend(SpendModel):
         frequency = summary["frequency"].to_numpy(dtype="float64")
         monetary = summary["monetary_value"].to_numpy(dtype="float64")
         repeat = frequency > 0
-        _check_finite_spend(monetary[repeat], summary.index[repeat])
-        negative = monetary[repeat] < 0
-        if negative.any():
-            raise DataValidationError(
-                f"summary: {int(negative.sum())} repeat buyers have a negative "
-                f"monetary_value (first: {list(summary.index[repeat][negative][:3])}); "
-                "a mean repeat amount is at least 0."
-            )
+        _check_finite_spend(monetary, summary.index, repeat)
+        _refuse_rows(
+            repeat & (monetary < 0),
+            summary.index,
+            "have a negative monetary_value",
+        )
         try:
             spend = self.model_.conditional_expected_spend(frequency, monetary)
         except ValueError as err:

@@ -208,7 +208,8 @@ def group_rows(columns: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         if n_keys * n_levels > table_limit:
             key, n_keys = _renumber(key, n_keys, table_limit)
         # Renumbered keys may be 32-bit; the combined key needs 64.
-        key = np.multiply(key, n_levels, dtype=np.int64, out=_int64_or_none(key))
+        key = key.astype(np.int64, copy=False)
+        key *= n_levels
         key += codes
         n_keys *= n_levels
     inverse, n_distinct = _renumber(key, n_keys, table_limit)
@@ -268,11 +269,6 @@ def _renumber(key: np.ndarray, n_keys: int, table_limit: int) -> tuple[np.ndarra
         return number[key], int(number[-1]) + 1
     codes, uniques = pd.factorize(key)
     return codes, len(uniques)
-
-
-def _int64_or_none(array: np.ndarray) -> np.ndarray | None:
-    """The array itself if it can take a 64-bit result in place, else None."""
-    return array if array.dtype == np.int64 else None
 
 
 def compress_rows(
